@@ -1,0 +1,265 @@
+"""A repository: the metadata store (D2) plus the data layout (D2.5) on storage backends.
+
+Metadata keys used (D2.2), each versioned by :class:`ivory.metadata.MetadataStore`:
+
+* ``config`` -- JSON text of §2.1 (metadata version and repository time zone);
+* ``dictionary`` -- compact-protocol Thrift dictionary (§2.4);
+* ``store`` -- text, one factset id per line, highest priority first (§2.2);
+* ``snapshots`` -- text, one published snapshot per line:
+  ``<snapshot id> <yyyy-MM-dd> <store version> <dictionary version>``;
+* ``manifest-factset-<id>`` / ``manifest-snapshot-<id>`` -- one key per published object,
+  version ``00000000`` only: the Thrift manifest of its files (sizes, MD5s) and facts;
+* ``repository`` -- the node pinning one version of ``config``, ``dictionary``, ``store`` and
+  ``snapshots``; creating its next version is the one write that publishes a change.
+
+Data (D2.5): ``factsets/<id>/<namespace>/<yyyy>/<mm>/<dd>/*.parquet``,
+``snapshots/<id>/<namespace>/*.parquet``, ``errors/<id>/*.parquet``. A factset or snapshot
+directory exists (``.allocated``) before its job runs; it is *published* only once a
+committed ``store``/``snapshots`` value names it (D5.1).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from ivory.dictionary import Dictionary, dictionary_from_bytes, dictionary_to_bytes
+from ivory.errors import KeyExistsError, RepositoryError
+from ivory.identifiers import is_identifier, next_identifier, parse_identifier
+from ivory.manifest import Manifest, manifest_from_bytes, manifest_to_bytes
+from ivory.metadata import MetadataStore, RepositoryState, Version
+from ivory.storage import Storage, open_storage
+
+METADATA_VERSION = "v5"
+CONFIG_KEY = "config"
+DICTIONARY_KEY = "dictionary"
+STORE_KEY = "store"
+SNAPSHOTS_KEY = "snapshots"
+DEFAULT_TIMEZONE = "UTC"
+
+
+@dataclass(frozen=True)
+class RepositoryConfig:
+    """The repository config of §2.1: metadata version and the repository time zone."""
+
+    timezone: str
+    version: str = METADATA_VERSION
+
+    def render(self) -> str:
+        """The exact JSON text of §2.1 (2-space pretty print, ``"key" : value``), no newline."""
+        return (
+            "{\n"
+            f'  "version" : {json.dumps(self.version)},\n'
+            f'  "timezone" : {json.dumps(self.timezone)}\n'
+            "}"
+        )
+
+    @classmethod
+    def parse(cls, data: bytes) -> RepositoryConfig:
+        """Parse the stored JSON; raises RepositoryError when malformed."""
+        try:
+            value = json.loads(data.decode("utf-8"))
+            return cls(timezone=str(value["timezone"]), version=str(value["version"]))
+        except (ValueError, KeyError, TypeError) as e:
+            raise RepositoryError(f"the repository config is malformed: {e}") from e
+
+
+@dataclass(frozen=True)
+class SnapshotRecord:
+    """A published snapshot: its id, date and the metadata it was computed from (§7.1)."""
+
+    snapshot_id: str
+    date: dt.date
+    store_version: str
+    dictionary_version: str
+
+    def render(self) -> str:
+        return " ".join([self.snapshot_id, self.date.isoformat(), self.store_version,
+                         self.dictionary_version])
+
+    @classmethod
+    def parse(cls, line: str) -> SnapshotRecord:
+        sid, date, store, dictionary = line.split(" ")
+        return cls(sid, dt.date.fromisoformat(date), store, dictionary)
+
+
+def parse_store(data: bytes) -> list[str]:
+    """Factset ids of a ``store`` value, highest priority first (§2.2)."""
+    return [parse_identifier(line) for line in data.decode("utf-8").splitlines() if line]
+
+
+def render_store(factsets: Sequence[str]) -> bytes:
+    """The ``store`` value: one id per line, each ending in ``\\n`` (§2.2)."""
+    return "".join(f"{f}\n" for f in factsets).encode("utf-8")
+
+
+def parse_snapshots(data: bytes) -> list[SnapshotRecord]:
+    return [SnapshotRecord.parse(line) for line in data.decode("utf-8").splitlines() if line]
+
+
+def render_snapshots(records: Sequence[SnapshotRecord]) -> bytes:
+    return "".join(r.render() + "\n" for r in records).encode("utf-8")
+
+
+class Repository:
+    """An opened repository. Metadata and data may live on different backends (D1.3).
+
+    Args:
+        metadata_storage: storage rooted at the repository root, for ``metadata/``.
+        data_storage: storage rooted at the repository root, for ``factsets/`` etc.
+        location: how the user named the repository (for messages).
+    """
+
+    def __init__(self, metadata_storage: Storage, data_storage: Storage, location: str) -> None:
+        self.metadata = MetadataStore(metadata_storage)
+        self.metadata_storage = metadata_storage
+        self.data = data_storage
+        self.location = location
+
+    # -- creation and opening ------------------------------------------------------------
+
+    @classmethod
+    def create(cls, location: str, timezone: str = DEFAULT_TIMEZONE,
+               data_location: str | None = None) -> tuple[Repository, bool]:
+        """Create the repository at ``location`` unless one is there (§12.2).
+
+        Returns:
+            ``(repository, created)``; ``created`` is False when it already existed.
+
+        Raises:
+            RepositoryError: ``timezone`` is not a known IANA zone.
+        """
+        check_timezone(timezone)
+        repository = cls._at(location, data_location)
+        if repository.metadata.head("repository") is not None:
+            return repository, False
+        repository.data.write(".allocated", b"")
+        config = RepositoryConfig(timezone=timezone)
+
+        def initial(state: RepositoryState | None) -> dict[str, bytes]:
+            if state is not None:
+                return {}
+            return {
+                CONFIG_KEY: config.render().encode("utf-8"),
+                DICTIONARY_KEY: dictionary_to_bytes(Dictionary(())),
+                STORE_KEY: render_store([]),
+                SNAPSHOTS_KEY: render_snapshots([]),
+            }
+
+        repository.metadata.commit(initial)
+        return repository, True
+
+    @classmethod
+    def open(cls, location: str, data_location: str | None = None,
+             check_version: bool = True) -> Repository:
+        """Open an existing repository.
+
+        Raises:
+            RepositoryError: there is no repository at ``location`` or its metadata version is
+                not ``v5`` (§2.6).
+        """
+        repository = cls._at(location, data_location)
+        if repository.metadata.head("repository") is None:
+            raise RepositoryError(
+                f"'{location}' is not an ivory repository: create one with "
+                f"'ivory create-repository {location}'"
+            )
+        if check_version:
+            version = repository.config().version
+            if version != METADATA_VERSION:
+                raise RepositoryError(
+                    f"the metadata of '{location}' is at version {version}, this ivory needs "
+                    f"{METADATA_VERSION}: run 'ivory update'"
+                )
+        return repository
+
+    @classmethod
+    def _at(cls, location: str, data_location: str | None) -> Repository:
+        metadata_storage = open_storage(location)
+        data_storage = open_storage(data_location) if data_location else metadata_storage
+        return cls(metadata_storage, data_storage, location)
+
+    # -- reading committed metadata ------------------------------------------------------
+
+    def state(self) -> RepositoryState:
+        """The head ``repository`` node (what readers see)."""
+        state = self.metadata.read_repository()
+        if state is None:
+            raise RepositoryError(f"'{self.location}' has no committed metadata")
+        return state
+
+    def _read_pinned(self, key: str, state: RepositoryState | None) -> bytes:
+        state = state or self.state()
+        return self.metadata.read(key, state.pins[key])
+
+    def config(self, state: RepositoryState | None = None) -> RepositoryConfig:
+        return RepositoryConfig.parse(self._read_pinned(CONFIG_KEY, state))
+
+    def dictionary(self, state: RepositoryState | None = None,
+                   version: Version | None = None) -> Dictionary:
+        """The dictionary pinned by ``state`` (default head), or a given dictionary version."""
+        if version is not None:
+            return dictionary_from_bytes(self.metadata.read(DICTIONARY_KEY, version))
+        return dictionary_from_bytes(self._read_pinned(DICTIONARY_KEY, state))
+
+    def store(self, state: RepositoryState | None = None) -> list[str]:
+        """Factset ids of the store, highest priority first (§2.2)."""
+        return parse_store(self._read_pinned(STORE_KEY, state))
+
+    def snapshots(self, state: RepositoryState | None = None) -> list[SnapshotRecord]:
+        return parse_snapshots(self._read_pinned(SNAPSHOTS_KEY, state))
+
+    # -- ids, manifests and commits ------------------------------------------------------
+
+    def allocate(self, kind: str) -> str:
+        """Allocate the next factset or snapshot id by creating ``<kind>/<id>/.allocated``.
+
+        Args:
+            kind: ``"factsets"`` or ``"snapshots"``.
+
+        Returns:
+            The new id; concurrent allocators never get the same one (create-if-absent).
+        """
+        for _ in range(1000):
+            existing = [
+                e.key[len(kind) + 1 : -1]
+                for e in self.data.list(f"{kind}/", "/")
+                if e.is_prefix and is_identifier(e.key[len(kind) + 1 : -1])
+            ]
+            candidate = next_identifier(existing)
+            try:
+                self.data.create_if_absent(f"{kind}/{candidate}/.allocated", b"")
+                return candidate
+            except KeyExistsError:
+                continue
+        raise RepositoryError(f"could not allocate a new id under {kind}/")
+
+    def write_manifest(self, manifest: Manifest) -> None:
+        """Store a factset's or snapshot's manifest (immutable, written before its commit)."""
+        key = f"manifest-{manifest.kind}-{manifest.object_id}"
+        self.metadata.create(key, Version(0), manifest_to_bytes(manifest))
+
+    def read_manifest(self, kind: str, object_id: str) -> Manifest | None:
+        key = f"manifest-{kind}-{object_id}"
+        if self.metadata.head(key) is None:
+            return None
+        return manifest_from_bytes(self.metadata.read(key, Version(0)))
+
+    def commit(self, change: Callable[[RepositoryState | None], dict[str, bytes]]
+               ) -> RepositoryState:
+        """Commit a change (see :meth:`MetadataStore.commit`); re-applied if another writer
+        committed first (D2.3)."""
+        return self.metadata.commit(change)
+
+
+def check_timezone(name: str) -> None:
+    """Raise RepositoryError unless ``name`` is an IANA time zone id (e.g. Australia/Sydney)."""
+    import zoneinfo
+
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as e:
+        raise RepositoryError(f"unknown time zone '{name}': use an IANA id such as "
+                              "Australia/Sydney or UTC") from e
