@@ -1,0 +1,119 @@
+"""The ingest job (§5): text facts -> a factset of Parquet partitions plus error records.
+
+Plan (from :func:`ivory.planning.build_ingest_plan`)::
+
+    {"job": "ingest", "factset_id": "00000001",
+     "repository_timezone": "Australia/Sydney", "ingest_timezone": "Australia/Sydney",
+     "features": [{"namespace", "name", "index", "virtual", "encoding", "mode", "tombstones"}],
+     "inputs": [{"namespace": "halibut", "format": {"delimiter": "|", "escaped": false},
+                 "files": ["file:///data/halibut/part-0.psv"]}],
+     "output": {"factset": "file:///repo/factsets/00000001",
+                "errors": "file:///repo/errors/00000001"}}
+
+Output: ``<factset>/<namespace>/<yyyy>/<mm>/<dd>/*.parquet`` with the fact schema of
+:mod:`ivory.jobs.columns` (one file per partition, rows sorted by entity and feature), and
+``<errors>/*.parquet`` with columns ``line`` (the input line), ``message`` (§5.4) and
+``path`` (the input file URI) when any line failed. Nothing is lost: every input line is
+either a fact or an error record.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from pyspark.sql import DataFrame, Observation
+from pyspark.sql import functions as F
+
+from ivory.jobs.hadoop import list_output_files, move_hive_partitions
+from ivory.jobs.parsing import is_error, is_fact, parse_facts, split_lines
+from ivory.schema import FACT_COLUMNS
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+PARTITION_COLUMNS = ["_ns", "_yyyy", "_mm", "_dd"]
+
+
+def read_lines(spark: SparkSession, source: dict[str, Any]) -> DataFrame:
+    """One input's lines: ``line`` (string), ``path`` (string URI), ``namespace`` (string)."""
+    # A line ends at "\n" only (conventions of the spec); a CR before it stays in the
+    # line, and the datetime trim of §5.2 removes it.
+    return spark.read.text(source["files"], lineSep="\n").select(
+        F.col("value").alias("line"),
+        F.col("_metadata.file_path").alias("path"),
+        F.lit(source["namespace"]).alias("namespace"),
+    )
+
+
+class _Stopwatch:
+    """Seconds per named step of a job, reported in the job result."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._last = time.monotonic()
+
+    def lap(self, name: str) -> None:
+        now = time.monotonic()
+        self.seconds[name] = self.seconds.get(name, 0.0) + now - self._last
+        self._last = now
+
+
+def run(spark: SparkSession, plan: dict[str, Any]) -> dict[str, Any]:
+    """Run an ingest plan.
+
+    Lines are parsed once for the facts; fact and error counts are observed during that
+    write (``DataFrame.observe``). Only when some line failed are the lines parsed a second
+    time to write the error records.
+
+    Returns:
+        ``{"facts": int, "errors": int, "files": [{"path", "size", "md5"}],
+        "seconds": {step: seconds}}`` with paths relative to the factset directory.
+    """
+    features = spark.createDataFrame(
+        plan["features"],
+        "namespace string, name string, index int, virtual boolean, encoding string, "
+        "mode string, tombstones array<string>",
+    )
+    lines = None
+    for source in plan["inputs"]:
+        part = read_lines(spark, source)
+        part = split_lines(part, source["format"])
+        lines = part if lines is None else lines.unionByName(part)
+    assert lines is not None, "an ingest plan has at least one input"
+    parsed = parse_facts(lines, features, plan["ingest_timezone"], plan["repository_timezone"])
+    output = plan["output"]
+    watch = _Stopwatch()
+    counts = Observation("ingest")
+    facts = parsed.observe(
+        counts,
+        F.count_if(F.col("error").isNull()).alias("facts"),
+        F.count_if(F.col("error").isNotNull()).alias("errors"),
+    ).filter(is_fact(parsed)).select(
+        *FACT_COLUMNS,
+        F.col("namespace").alias("_ns"),
+        F.date_format("date", "yyyy").alias("_yyyy"),
+        F.date_format("date", "MM").alias("_mm"),
+        F.date_format("date", "dd").alias("_dd"),
+    )
+    staging = output["factset"].rstrip("/") + "/_staging"
+    (facts.repartition(*PARTITION_COLUMNS)
+     .sortWithinPartitions(*PARTITION_COLUMNS, "entity", "name", "seconds")
+     .write.mode("overwrite").partitionBy(*PARTITION_COLUMNS).parquet(staging))
+    watch.lap("parse and write facts")
+    move_hive_partitions(spark, staging, output["factset"])
+    watch.lap("move partitions")
+    fact_count, error_count = int(counts.get["facts"]), int(counts.get["errors"])
+    if error_count:
+        (parsed.filter(is_error(parsed))
+         .select("line", F.col("error").alias("message"), "path")
+         .repartition(1).write.mode("overwrite").parquet(output["errors"]))
+        watch.lap("parse and write errors")
+    files = list_output_files(spark, output["factset"])
+    watch.lap("checksums")
+    return {
+        "facts": fact_count,
+        "errors": error_count,
+        "files": [{"path": f.path, "size": f.size, "md5": f.md5} for f in files],
+        "seconds": watch.seconds,
+    }

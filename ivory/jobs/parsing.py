@@ -1,0 +1,258 @@
+"""Parsing text fact lines into facts or error records with DataFrame expressions (§5.2-§5.4).
+
+The Spark twin of :func:`ivory.facts.parse_fact_line`: the same checks in the same order
+with the same messages; ``tests/spark/test_parsing.py`` compares the two line by line.
+
+Parsing is staged in successive projections. Spark keeps a projection whose expensive
+columns are used several times by the next one (it only inlines cheap or once-used
+columns), so each regex, cast and time-zone conversion runs once per line.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from ivory.jobs.columns import (
+    MAX_DATE,
+    MAX_ENTITY_LENGTH,
+    MIN_DATE,
+    java_trim,
+    regex_quote,
+    split_escaped,
+)
+
+# Anchored with \z: a Java regex ``$`` also matches before a final line terminator (``\n``,
+# ``\r``, U+0085, U+2028, ...), so ``12\r`` would pass as an integer.
+_LOCAL = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}\z"
+_ZONED = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(Z|[+-][0-9]{2}:?[0-9]{2})\z"
+_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}\z"
+_INTEGRAL = r"^[+-]?[0-9]+\z"
+
+
+def _in_range(date: Column) -> Column:
+    return date.between(F.lit(MIN_DATE).cast("date"), F.lit(MAX_DATE).cast("date"))
+
+
+def _make_date(text: Column) -> Column:
+    """``yyyy-MM-dd`` -> date via ``make_date`` (null for an invalid day), no range check."""
+    return F.when(text.rlike(_DATE), F.make_date(
+        F.substring(text, 1, 4).cast("int"), F.substring(text, 6, 2).cast("int"),
+        F.substring(text, 9, 2).cast("int")))
+
+
+def _offset(text: Column) -> Column:
+    """The offset of the zoned form without its colon: ``Z``, ``+hhmm`` or ``-hhmm``."""
+    return F.regexp_replace(F.substring(text, 20, 6), ":", "")
+
+
+def _offset_ok(text: Column) -> Column:
+    """Offset hours 00-23 and minutes 00-59 (``Z`` is fine)."""
+    offset = _offset(text)
+    return (offset == "Z") | ((F.substring(offset, 2, 2).cast("int") <= 23)
+                              & (F.substring(offset, 4, 2).cast("int") <= 59))
+
+
+def _offset_seconds(text: Column) -> Column:
+    """The offset of the zoned form in seconds east of UTC."""
+    offset = _offset(text)
+    size = F.substring(offset, 2, 2).cast("int") * 3600 + F.substring(offset, 4, 2).cast("int") * 60
+    return (F.when(offset == "Z", F.lit(0)).when(F.substring(offset, 1, 1) == "-", -size)
+            .otherwise(size))
+
+
+def _timestamp(text: Column, ingest_zone: str, repo_zone: str) -> Column:
+    """The fact's wall-clock time in the repository zone (a UTC-session timestamp), for the
+    19-character local form and the offset form of §5.3; null otherwise or when invalid.
+
+    Local times in a DST gap move forward by the gap and take the earlier offset in an
+    overlap (java.time ``ZonedDateTime.of``, as :func:`ivory.facts.parse_datetime`).
+
+    The offset is applied by arithmetic: java.time offsets (the ``XXX`` pattern) stop at
+    ±18:00, while §5.3 allows hours up to 23."""
+    # The first 19 characters as a wall-clock time, in seconds since the epoch (UTC session).
+    wall = F.unix_timestamp(F.translate(F.substring(text, 1, 19), "T", " "),
+                            "yyyy-MM-dd HH:mm:ss")
+    return (
+        F.when((F.length(text) == 19) & text.rlike(_LOCAL),
+               F.from_utc_timestamp(F.to_utc_timestamp(F.timestamp_seconds(wall), ingest_zone),
+                                    repo_zone))
+        .when((F.length(text) != 10) & text.rlike(_ZONED) & _offset_ok(text),
+              F.from_utc_timestamp(F.timestamp_seconds(wall - _offset_seconds(text)), repo_zone))
+    )
+
+
+def split_lines(lines: DataFrame, text_format: dict[str, object]) -> DataFrame:
+    """Add ``fields`` (``array<string>``) to ``lines`` (which has ``line``), §5.2.
+
+    ``delimited``: Java ``String.split`` (trailing empty fields dropped, ``""`` is one empty
+    field); with exactly four fields the fourth is trimmed. ``escaped``: see
+    :func:`ivory.jobs.columns.split_escaped`.
+    """
+    delimiter = str(text_format["delimiter"])
+    if text_format.get("escaped"):
+        return lines.select("*", split_escaped(F.col("line"), delimiter).alias("fields"))
+    d = regex_quote(delimiter)
+    line = F.col("line")
+    # trailing delimiters (\z, not $: see the patterns above)
+    staged = lines.select("*", F.regexp_replace(line, f"(?:{d})+\\z", "").alias("_stripped"))
+    stripped = F.col("_stripped")
+    staged = staged.select(
+        "*",
+        F.when(stripped == "", F.when(line == "", F.array(F.lit("")))
+               .otherwise(F.array().cast("array<string>")))
+        .otherwise(F.split(stripped, d, -1)).alias("_split"),
+    )
+    split = F.col("_split")
+    fields = F.when(
+        F.size(split) == 4,
+        F.concat(F.slice(split, 1, 3), F.array(java_trim(F.element_at(split, 4)))),
+    ).otherwise(split)
+    return staged.select(*lines.columns, fields.alias("fields"))
+
+
+def split_columns(lines: DataFrame) -> DataFrame:
+    """``fields`` (array<string>) -> ``n``, ``entity``, ``name``, ``raw``, ``when``."""
+    f = F.col("fields")
+    return lines.select(
+        "*",
+        F.size(f).alias("n"),
+        F.element_at(f, 1).alias("entity"),
+        F.element_at(f, 2).alias("name"),
+        F.element_at(f, 3).alias("raw"),
+        F.element_at(f, 4).alias("when"),
+    ).select("*")
+
+
+def parse_facts(lines: DataFrame, features: DataFrame, ingest_zone: str, repo_zone: str
+                ) -> DataFrame:
+    """Parse split lines into facts or errors (§5.2-§5.4).
+
+    Args:
+        lines: ``line`` string, ``path`` string, ``namespace`` string and ``fields``
+            ``array<string>`` (from :func:`split_lines`).
+        features: the dictionary table (``namespace``, ``name``, ``virtual``,
+            ``encoding``, ``tombstones``), broadcast.
+        ingest_zone / repo_zone: IANA zone ids (§5.3).
+
+    Returns:
+        The fact columns of :data:`ivory.jobs.columns.FACT_SCHEMA` plus ``line``, ``path``,
+        ``input_partition`` (int) and ``error``: the §5.4 message
+        ``<fields joined by ", ">\\n<reason> (position: p)``, null for a good fact.
+    """
+    table = F.broadcast(features.select(
+        "namespace", "name", F.col("virtual").alias("_virtual"),
+        F.col("encoding").alias("_encoding"), F.col("tombstones").alias("_tombstones"),
+    ))
+    df = split_columns(lines).join(table, ["namespace", "name"], "left")
+    tomb = F.coalesce(F.array_contains(F.col("_tombstones"), F.col("raw")), F.lit(False))
+    # Stage 1: which parser applies, and the raw candidates.
+    df = df.select("*", F.when(tomb, "tombstone").otherwise(F.col("_encoding")).alias("_kind"))
+    raw, kind = F.col("raw"), F.col("_kind")
+    lowered = F.lower(raw)
+    df = df.select(
+        "*",
+        F.when(kind == "boolean", F.when(lowered == "true", True).when(lowered == "false", False))
+        .alias("boolean_value"),
+        F.when((kind == "int") & raw.rlike(_INTEGRAL), raw.cast("int")).alias("int_value"),
+        F.when((kind == "long") & raw.rlike(_INTEGRAL), raw.cast("long")).alias("long_value"),
+        F.when(kind == "double", raw.cast("double")).alias("_double"),
+        F.when(kind == "string", raw).alias("string_value"),
+        F.when(kind == "date", _make_date(raw)).alias("_date_value"),
+        F.when(F.length("when") == 10, _make_date(F.col("when"))).alias("_day"),
+        _timestamp(F.col("when"), ingest_zone, repo_zone).alias("_stamp"),
+    )
+    # Stage 2: validity checks and the fact's date and seconds.
+    double, date_value, stamp = F.col("_double"), F.col("_date_value"), F.col("_stamp")
+    date = F.when(F.length("when") == 10, F.col("_day")).otherwise(F.to_date(stamp))
+    df = df.select(
+        "*",
+        (kind == "tombstone").alias("tombstone"),
+        F.when(~F.isnan(double) & (F.abs(double) != F.lit(float("inf"))), double)
+        .alias("double_value"),
+        F.when(_in_range(date_value), date_value).alias("date_value"),
+        F.when(_in_range(date), date).alias("date"),
+        F.when(F.length("when") == 10, F.lit(0))
+        .otherwise(F.hour(stamp) * 3600 + F.minute(stamp) * 60 + F.second(stamp))
+        .alias("seconds"),
+    )
+
+    def value_error(name: str, column: str, what: str) -> Column:
+        return F.when((kind == name) & F.col(column).isNull(),
+                      F.concat(F.lit("Value '"), raw, F.lit(f"' is not {what}")))
+
+    n = F.col("n")
+    entity = F.col("entity")
+
+    def fail(reason: Column | str, position: int) -> Column:
+        reason = F.lit(reason) if isinstance(reason, str) else reason
+        return F.struct(reason.alias("reason"), F.lit(position).alias("position"))
+
+    def count_error(position: int) -> Column:
+        return fail(F.concat(F.lit("Expected 4 fields but found "), n.cast("string")), position)
+
+    feature_id = F.concat(F.col("namespace"), F.lit(":"), F.col("name"))
+    value_failure = F.coalesce(
+        value_error("boolean", "boolean_value", "a boolean"),
+        value_error("int", "int_value", "an integer"),
+        value_error("long", "long_value", "a long"),
+        value_error("double", "double_value", "a double"),
+        value_error("date", "date_value", "a date"),
+        F.when(~kind.isin("tombstone", "boolean", "int", "long", "double", "string", "date"),
+               F.concat(F.lit("Encoding "), kind, F.lit(" is not supported by ingest yet"))),
+    )
+    too_long = (F.length(entity) > MAX_ENTITY_LENGTH) | (
+        (F.length(entity) > MAX_ENTITY_LENGTH // 2)
+        & (F.octet_length(F.encode(entity, "UTF-16BE")) > 2 * MAX_ENTITY_LENGTH))
+    # Stage 3: the first failing check, in the order of ivory.facts.parse_fact_line.
+    failure = (
+        F.when(n < 1, count_error(1))
+        .when(entity == "", fail("Entity id is empty", 1))
+        .when(n < 2, count_error(2))
+        .when(F.col("name") == "", fail("Attribute is empty", 2))
+        .when(n < 3, count_error(3))
+        .when(F.col("_virtual").isNull(),
+              fail(F.concat(F.lit("Could not find dictionary entry for '"), feature_id,
+                            F.lit("'")), 3))
+        .when(F.col("_virtual"), fail(F.concat(F.lit("Cannot import virtual feature "),
+                                              feature_id), 3))
+        .when(value_failure.isNotNull(), fail(value_failure, 3))
+        .when(n < 4, count_error(4))
+        .when(F.col("date").isNull(),
+              fail(F.concat(F.lit("Could not parse '"), F.col("when"),
+                            F.lit("' at position '4'")), 4))
+        .when(too_long, fail(F.concat(F.lit("Entity id '"), entity,
+                                      F.lit(f"' too large! Max length is {MAX_ENTITY_LENGTH}")),
+                             4))
+        .when(n > 4, count_error(5))
+    )
+    df = df.select("*", failure.alias("_failure"))
+    error = F.when(
+        F.col("_failure").isNotNull(),
+        F.concat(F.array_join(F.col("fields"), ", "), F.lit("\n"), F.col("_failure.reason"),
+                 F.lit(" (position: "), F.col("_failure.position").cast("string"), F.lit(")")),
+    )
+    return df.select(
+        "entity", "namespace", "name", "date", "seconds", "tombstone", "boolean_value",
+        "int_value", "long_value", "double_value", "string_value", "date_value",
+        "line", "path", error.alias("error"),
+        F.spark_partition_id().alias("input_partition"),
+    )
+
+
+def is_fact(parsed: DataFrame) -> Column:
+    """Filter condition selecting the good facts of :func:`parse_facts`.
+
+    It names the nondeterministic ``input_partition`` column on purpose: Spark does not push
+    a filter through a projection holding a nondeterministic column, so the filter runs on
+    the parsed rows. Pushed down, it would inline the staged columns into one expression many
+    times their size (generated code over 64 KB, which Spark then runs without whole-stage
+    code generation, several times slower).
+    """
+    return parsed["error"].isNull() & (parsed["input_partition"] >= 0)
+
+
+def is_error(parsed: DataFrame) -> Column:
+    """Filter condition selecting the error records of :func:`parse_facts` (see
+    :func:`is_fact`)."""
+    return parsed["error"].isNotNull() & (parsed["input_partition"] >= 0)

@@ -1,0 +1,83 @@
+"""Runners execute job plans (D4.1).
+
+:class:`LocalRunner` (the embedded default, D6.3) runs the job module's ``run(spark, plan)``
+in this process on a local SparkSession, started on first use and reused by every later job
+of the same command (one JVM per command).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from ivory.errors import IvoryError, JobError
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+JOBS = ("ingest", "snapshot")
+
+
+class LocalRunner:
+    """Run plans on local Spark in this process.
+
+    Args:
+        spark: an existing session to use (tests pass the shared one); by default a local
+            session with :func:`ivory.spark.start_local_session` is started on first use.
+        settings: Spark settings that override the defaults.
+        show_progress: show a progress bar on a terminal.
+    """
+
+    name = "local"
+
+    def __init__(self, spark: SparkSession | None = None,
+                 settings: Mapping[str, str] | None = None, show_progress: bool = True) -> None:
+        self._spark = spark
+        self._settings = dict(settings or {})
+        self._show_progress = show_progress
+        self.seconds: dict[str, float] = {}
+
+    @property
+    def spark(self) -> SparkSession:
+        """The session, started on first use."""
+        if self._spark is None:
+            from ivory.spark import start_local_session
+
+            started = time.monotonic()
+            self._spark = start_local_session(self._settings)
+            self.seconds["spark start"] = time.monotonic() - started
+        return self._spark
+
+    def run(self, plan: Mapping[str, Any]) -> dict[str, Any]:
+        """Run ``plan`` and return the job's result.
+
+        Raises:
+            JobError: the job failed; the message names the job and the cause.
+        """
+        job = plan.get("job")
+        if job not in JOBS:
+            raise JobError(f"unknown job '{job}' in plan")
+        module = importlib.import_module(f"ivory.jobs.{job}")
+        # A plan must survive JSON: what runs here is what EMR would receive.
+        plan = json.loads(json.dumps(plan))
+        spark = self.spark
+        from ivory.progress import SparkProgress
+
+        started = time.monotonic()
+        try:
+            with SparkProgress(spark, job, enabled=None if self._show_progress else False):
+                result = module.run(spark, plan)
+        except IvoryError:
+            raise
+        except Exception as e:
+            raise JobError(f"the {job} job failed: {_short(e)}") from e
+        self.seconds[job] = self.seconds.get(job, 0.0) + time.monotonic() - started
+        return result
+
+
+def _short(error: Exception) -> str:
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__

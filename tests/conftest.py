@@ -1,0 +1,53 @@
+"""Shared fixtures: one local SparkSession for the whole run (one JVM), built with the
+production settings of :mod:`ivory.spark` plus a small test override set."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+#: Overrides for tests: small shuffles, two cores, modest memory.
+TEST_SPARK_SETTINGS = {
+    "spark.master": "local[2]",
+    "spark.sql.shuffle.partitions": "2",
+    "spark.default.parallelism": "2",
+    "spark.driver.memory": "2g",
+    "spark.app.name": "ivory-tests",
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests under tests/spark use the JVM: mark them ``spark``."""
+    for item in items:
+        if f"{os.sep}tests{os.sep}spark{os.sep}" in str(item.fspath):
+            item.add_marker(pytest.mark.spark)
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[object]:
+    """The session-scoped local SparkSession. Its ``stop`` is disabled so code under test
+    cannot end it for the tests that follow."""
+    from ivory.spark import check_java, configure
+
+    check_java()
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    from pyspark.sql import SparkSession
+
+    session = configure(SparkSession.builder, TEST_SPARK_SETTINGS).getOrCreate()
+    session.sparkContext.setLogLevel("ERROR")
+    real_stop = session.stop
+    session.stop = lambda: None  # type: ignore[method-assign]
+    yield session
+    real_stop()
+
+
+@pytest.fixture(scope="session")
+def local_runner(spark: object) -> object:
+    """A :class:`ivory.runner.LocalRunner` on the shared session (no progress bar)."""
+    from ivory.runner import LocalRunner
+
+    return LocalRunner(spark=spark, show_progress=False)  # type: ignore[arg-type]
