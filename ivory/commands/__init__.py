@@ -1,0 +1,177 @@
+"""Handlers of the ``ivory`` sub-commands: ``run_<command>(args) -> exit status``.
+
+Each handler turns parsed arguments into one library call and prints its result (§12). Heavy
+modules (pyspark) are imported only by the handlers that run Spark.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import sys
+import time
+
+from ivory import __version__
+from ivory.errors import DictionaryError, IvoryError
+
+
+def _banner(location: str, command: str) -> None:
+    print(f"ivory {__version__} {command}: repository {location}", file=sys.stderr)
+
+
+def _open(args: argparse.Namespace):  # -> Repository
+    from ivory.cli import repository_location
+    from ivory.repository import Repository
+
+    location = repository_location(args)
+    _banner(location, args.command)
+    return Repository.open(location)
+
+
+def run_create_repository(args: argparse.Namespace) -> int:
+    from ivory.repository import Repository
+
+    repository, created = Repository.create(args.path, args.timezone)
+    config = repository.config()
+    if created:
+        print(f"Created configuration: version {config.version}, time zone {config.timezone}, "
+              f"at {args.path}")
+    else:
+        print(f"Repository {args.path} already exists (time zone {config.timezone})")
+    return 0
+
+
+def run_config(args: argparse.Namespace) -> int:
+    print(_open(args).config().render())
+    return 0
+
+
+def run_cat_dictionary(args: argparse.Namespace) -> int:
+    from ivory.dictionary import render_dictionary
+    from ivory.metadata import Version
+
+    repository = _open(args)
+    version = Version.parse(args.name) if args.name else None
+    print(render_dictionary(repository.dictionary(version=version)))
+    return 0
+
+
+def read_text_files(path: str) -> list[tuple[str, str]]:
+    """``(path, text)`` of a file, or of every visible file of a directory in name order.
+
+    Raises:
+        IvoryError: missing path, or a file that is not UTF-8 text.
+    """
+    if os.path.isdir(path):
+        names = sorted(n for n in os.listdir(path) if not n.startswith((".", "_")))
+        paths = [os.path.join(path, n) for n in names if os.path.isfile(os.path.join(path, n))]
+    elif os.path.isfile(path):
+        paths = [path]
+    else:
+        raise IvoryError(f"{path} does not exist")
+    out = []
+    for p in paths:
+        with open(p, "rb") as handle:
+            data = handle.read()
+        try:
+            out.append((p, data.decode("utf-8")))
+        except UnicodeDecodeError as e:
+            raise IvoryError(f"{p} is not UTF-8 text (byte {e.start}): {e.reason}") from e
+    return out
+
+
+def run_import_dictionary(args: argparse.Namespace) -> int:
+    from ivory.dictionaries import import_dictionary
+
+    repository = _open(args)
+    files = read_text_files(args.path)
+    try:
+        messages = import_dictionary(repository, files, update=args.update, force=args.force)
+    except DictionaryError as e:
+        for message in e.messages:
+            print(message)
+        print(f"ivory import-dictionary: Invalid dictionary {args.path}", file=sys.stderr)
+        return 1
+    for message in messages:
+        print(message)
+    print(f"Successfully imported dictionary {args.path} into {repository.location}")
+    return 0
+
+
+def _runner(args: argparse.Namespace):  # -> LocalRunner
+    from ivory.runner import LocalRunner
+
+    return LocalRunner(settings=args.defines or None)
+
+
+def run_ingest(args: argparse.Namespace) -> int:
+    from ivory.ingest import ingest
+
+    repository = _open(args)
+    runner = _runner(args)
+    started = time.monotonic()
+    result = ingest(repository, args.input, runner, timezone=args.timezone)
+    seconds = time.monotonic() - started
+    print(f"Successfully imported '{', '.join(args.input)}' as {result.factset_id} into "
+          f"'{repository.location}'" if result.committed else
+          f"No fact was ingested from '{', '.join(args.input)}': factset {result.factset_id} "
+          "was not added to the store")
+    print(f"facts {result.facts}, errors {result.errors}, partitions {result.partitions}, "
+          f"{seconds:.1f} s", file=sys.stderr)
+    if result.errors:
+        print(f"{result.errors} lines were rejected: ivory cat-errors "
+              f"'{repository.location}/errors/{result.factset_id}/*'", file=sys.stderr)
+    return 0
+
+
+def run_snapshot(args: argparse.Namespace) -> int:
+    from ivory.planning import check_snapshot_date, parse_output_spec
+    from ivory.snapshot import snapshot
+
+    date = check_snapshot_date(args.date) if args.date else dt.date.today()
+    outputs = [parse_output_spec(o) for o in args.output]
+    repository = _open(args)
+    print(f"snapshot date {date:%Y/%m/%d}, outputs: "
+          f"{', '.join(args.output) if args.output else 'none'}", file=sys.stderr)
+    result = snapshot(repository, date, outputs, _runner(args), missing=args.missing_value,
+                      strategy=args.plan_strategy)
+    how = ("reused" if result.reused else
+           f"incremental from {result.incremental_from}" if result.incremental_from else "full")
+    print(f"Snapshot complete: {result.snapshot_id} ({how}, {result.facts} facts)")
+    return 0
+
+
+def run_debug_dump_facts(args: argparse.Namespace) -> int:
+    from ivory.debug import dump_facts
+    from ivory.identifiers import parse_identifier
+    from ivory.storage import open_storage
+
+    repository = _open(args)
+    factsets = [parse_identifier(f) for f in args.factset]
+    snapshots = [parse_identifier(s) for s in args.snapshot]
+    lines = dump_facts(repository, factsets, snapshots, args.entity, args.attribute)
+    if args.output:
+        storage = open_storage(args.output)
+        with storage.open_write("part-m-00000") as handle:
+            for line in lines:
+                handle.write((line + "\n").encode("utf-8"))
+    else:
+        out = sys.stdout
+        for line in lines:
+            out.write(line + "\n")
+    return 0
+
+
+def run_cat_errors(args: argparse.Namespace) -> int:
+    from ivory.debug import cat_errors
+
+    cat_errors(args.paths, args.delimiter, sys.stdout)
+    return 0
+
+
+def run_count_facts(args: argparse.Namespace) -> int:
+    from ivory.debug import count_facts
+
+    print(count_facts(args.path))
+    return 0
