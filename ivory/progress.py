@@ -56,13 +56,13 @@ class SparkProgress:
                    MofNCompleteColumn(), TimeElapsedColumn())
         with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
             task = progress.add_task(self._description, total=None)
-            done_before = 0
+            # Tasks of every stage seen so far: (completed, total) by stage id.
             seen: dict[int, tuple[int, int]] = {}
             while not self._stop.wait(self._interval):
                 for stage_id in tracker.getActiveStageIds():
                     info = tracker.getStageInfo(stage_id)
                     if info is not None:
                         seen[stage_id] = (info.numCompletedTasks, info.numTasks)
-                completed = done_before + sum(c for c, _ in seen.values())
-                total = done_before + sum(t for _, t in seen.values())
+                completed = sum(c for c, _ in seen.values())
+                total = sum(t for _, t in seen.values())
                 progress.update(task, completed=completed, total=max(total, 1))
