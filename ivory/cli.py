@@ -67,7 +67,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("create-repository", "create a repository (§12.2)")
     p.add_argument("-z", "--timezone", default="UTC",
                    help="repository time zone, an IANA id (default UTC)")
-    p.add_argument("path", metavar="PATH")
+    p.add_argument("--data", metavar="URI",
+                   help="keep factsets and snapshots here instead of beside the metadata "
+                        "(another path, s3://bucket/prefix or hdfs://...)")
+    p.add_argument("path", metavar="PATH", help="path or URI (s3://bucket/prefix, hdfs://...)")
 
     p = command("config", "print the repository config (§2.1)")
     _add_repository(p)

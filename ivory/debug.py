@@ -7,8 +7,8 @@ under a second and never launch a JVM.
 from __future__ import annotations
 
 import datetime as dt
+import fnmatch
 import glob
-import os
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TextIO
 
@@ -100,48 +100,59 @@ def dump_facts(repository: Repository, factsets: Sequence[str], snapshots: Seque
             yield render_dump_line(row, label)
 
 
-def expand_paths(patterns: Sequence[str]) -> list[str]:
-    """Local glob patterns expanded (sorted, hidden files skipped); URIs are kept as given."""
-    out: list[str] = []
-    for pattern in patterns:
-        if "://" in pattern:
-            out.append(pattern)
-            continue
-        matches = sorted(glob.glob(pattern))
-        if not matches and not glob.has_magic(pattern):
-            matches = [pattern]
-        out.extend(m for m in matches if not os.path.basename(m).startswith((".", "_")))
+def match_files(pattern: str) -> list[tuple[Storage, str]]:
+    """The visible files a path or glob names, on any backend (§11.3).
+
+    ``pattern`` is a local path or a URI (``s3://bucket/repo/errors/*/*``) whose segments
+    may hold ``*``, ``?`` and ``[...]`` wildcards; a segment-wise match of a directory takes
+    every file below it. Hidden names (``.``/``_``) are skipped.
+
+    Returns:
+        ``(storage, key)`` pairs in key order.
+    """
+    parts = pattern.rstrip("/").split("/")
+    fixed = next((i for i, p in enumerate(parts) if glob.has_magic(p)), len(parts))
+    root = "/".join(parts[:fixed]) or "/"
+    wanted = parts[fixed:]
+    if not wanted:  # no wildcard: a file, or a directory read whole
+        parent, _, name = root.rpartition("/")
+        storage = open_storage(parent or "/")
+        if name and storage.exists(name):
+            return [(storage, name)]
+        root_storage = open_storage(root)
+        return [(root_storage, key) for key in data_files(root_storage, "")]
+    storage = open_storage(root)
+    out = []
+    for key in data_files(storage, ""):
+        segments = key.split("/")
+        if len(segments) >= len(wanted) and all(
+                fnmatch.fnmatchcase(s, w) for s, w in zip(segments, wanted, strict=False)):
+            out.append((storage, key))
     return out
-
-
-def _open_file(path: str) -> tuple[Storage, str]:
-    directory, name = path.rstrip("/").rsplit("/", 1) if "/" in path else (".", path)
-    return open_storage(directory or "/"), name
 
 
 def cat_errors(patterns: Sequence[str], delimiter: str, out: TextIO) -> int:
     """Print error records (§11.3) as ``<line><delimiter><message>``; returns the count.
 
     Args:
-        patterns: files or globs (e.g. ``repo/errors/*/*``); directories are read whole.
+        patterns: files, directories or globs, local or URIs (e.g. ``repo/errors/*/*``).
 
     Raises:
-        IvoryError: a path does not exist or is not an error file.
+        IvoryError: a path matches nothing, or a file is not an error file.
     """
     count = 0
-    for path in expand_paths(patterns):
-        if os.path.isdir(path):
-            storage, keys = open_storage(path), data_files(open_storage(path), "")
-        else:
-            storage, name = _open_file(path)
-            keys = [name]
-        for key in keys:
+    for pattern in patterns:
+        matches = match_files(pattern)
+        if not matches and not glob.has_magic(pattern):
+            raise IvoryError(f"{pattern} does not exist")
+        for storage, key in matches:
             try:
                 for row in read_rows(storage, [key], ["line", "message"]):
                     out.write(f"{row['line']}{delimiter}{row['message']}\n")
                     count += 1
             except (OSError, ValueError) as e:
-                raise IvoryError(f"cannot read error records from {path}: {e}") from e
+                raise IvoryError(f"cannot read error records from {storage.uri(key)}: {e}"
+                                 ) from e
     return count
 
 

@@ -9,8 +9,9 @@ Metadata keys used (D2.2), each versioned by :class:`ivory.metadata.MetadataStor
   ``<snapshot id> <yyyy-MM-dd> <store version> <dictionary version>``;
 * ``manifest-factset-<id>`` / ``manifest-snapshot-<id>`` -- one key per published object,
   version ``00000000`` only: the Thrift manifest of its files (sizes, MD5s) and facts;
-* ``repository`` -- the node pinning one version of ``config``, ``dictionary``, ``store`` and
-  ``snapshots``; creating its next version is the one write that publishes a change.
+* ``data`` -- (optional) the URI of the data when it lives on another backend (D1.3);
+* ``repository`` -- the node pinning one version of ``config``, ``dictionary``, ``store``,
+  ``snapshots`` and ``data``; creating its next version is the one write that publishes a change.
 
 Data (D2.5): ``factsets/<id>/<namespace>/<yyyy>/<mm>/<dd>/*.parquet``,
 ``snapshots/<id>/<namespace>/*.parquet``, ``errors/<id>/*.parquet``. A factset or snapshot
@@ -37,6 +38,7 @@ CONFIG_KEY = "config"
 DICTIONARY_KEY = "dictionary"
 STORE_KEY = "store"
 SNAPSHOTS_KEY = "snapshots"
+DATA_KEY = "data"
 DEFAULT_TIMEZONE = "UTC"
 
 
@@ -125,16 +127,23 @@ class Repository:
                data_location: str | None = None) -> tuple[Repository, bool]:
         """Create the repository at ``location`` unless one is there (§12.2).
 
+        Args:
+            location: where the metadata lives (path or URI).
+            timezone: the repository time zone (§2.1).
+            data_location: where factsets, snapshots and errors live when not beside the
+                metadata (D1.3); recorded in the ``data`` key so every later open finds it.
+
         Returns:
-            ``(repository, created)``; ``created`` is False when it already existed.
+            ``(repository, created)``; ``created`` is False when it already existed (then
+            it is opened as it is).
 
         Raises:
             RepositoryError: ``timezone`` is not a known IANA zone.
         """
         check_timezone(timezone)
+        if cls._at(location, None).metadata.head("repository") is not None:
+            return cls.open(location), False
         repository = cls._at(location, data_location)
-        if repository.metadata.head("repository") is not None:
-            return repository, False
         repository.data.write(".allocated", b"")
         config = RepositoryConfig(timezone=timezone)
 
@@ -146,26 +155,31 @@ class Repository:
                 DICTIONARY_KEY: dictionary_to_bytes(Dictionary(())),
                 STORE_KEY: render_store([]),
                 SNAPSHOTS_KEY: render_snapshots([]),
+                **({DATA_KEY: data_location.encode("utf-8")} if data_location else {}),
             }
 
         repository.metadata.commit(initial)
         return repository, True
 
     @classmethod
-    def open(cls, location: str, data_location: str | None = None,
-             check_version: bool = True) -> Repository:
-        """Open an existing repository.
+    def open(cls, location: str, check_version: bool = True) -> Repository:
+        """Open an existing repository; its data is where its ``data`` key says (D1.3), else
+        beside the metadata.
 
         Raises:
             RepositoryError: there is no repository at ``location`` or its metadata version is
                 not ``v5`` (§2.6).
         """
-        repository = cls._at(location, data_location)
-        if repository.metadata.head("repository") is None:
+        repository = cls._at(location, None)
+        state = repository.metadata.read_repository()
+        if state is None:
             raise RepositoryError(
                 f"'{location}' is not an ivory repository: create one with "
                 f"'ivory create-repository {location}'"
             )
+        data_location = state.read(DATA_KEY)
+        if data_location:
+            repository = cls._at(location, data_location.decode("utf-8"))
         if check_version:
             version = repository.config().version
             if version != METADATA_VERSION:

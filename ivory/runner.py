@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -42,12 +43,20 @@ class LocalRunner:
 
     @property
     def spark(self) -> SparkSession:
-        """The session, started on first use."""
+        """The session, started on first use (with s3a when ``$AWS_ENDPOINT_URL`` is set)."""
+        return self._session(needs_s3a=bool(os.environ.get("AWS_ENDPOINT_URL")))
+
+    def _session(self, needs_s3a: bool) -> SparkSession:
         if self._spark is None:
             from ivory.spark import start_local_session
 
+            settings = dict(self._settings)
+            if needs_s3a:
+                from ivory.s3a import s3a_settings
+
+                settings = {**s3a_settings(), **settings}
             started = time.monotonic()
-            self._spark = start_local_session(self._settings)
+            self._spark = start_local_session(settings)
             self.seconds["spark start"] = time.monotonic() - started
         return self._spark
 
@@ -62,8 +71,9 @@ class LocalRunner:
             raise JobError(f"unknown job '{job}' in plan")
         module = importlib.import_module(f"ivory.jobs.{job}")
         # A plan must survive JSON: what runs here is what EMR would receive.
-        plan = json.loads(json.dumps(plan))
-        spark = self.spark
+        text = json.dumps(plan)
+        plan = json.loads(text)
+        spark = self._session(needs_s3a="s3a://" in text)
         from ivory.progress import SparkProgress
 
         started = time.monotonic()

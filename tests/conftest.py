@@ -3,6 +3,7 @@ production settings of :mod:`ivory.spark` plus a small test override set."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Iterator
@@ -37,7 +38,15 @@ def spark() -> Iterator[object]:
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     from pyspark.sql import SparkSession
 
-    session = configure(SparkSession.builder, TEST_SPARK_SETTINGS).getOrCreate()
+    from ivory.errors import IvoryError
+    from ivory.s3a import s3a_jars, s3a_settings
+
+    settings = dict(TEST_SPARK_SETTINGS)
+    # s3a on the classpath from the start (each S3 test sets its endpoint on the session's
+    # Hadoop configuration); when the jars were not fetched the Spark-on-S3 tests skip.
+    with contextlib.suppress(IvoryError):
+        settings.update(s3a_settings({}, jars=s3a_jars(download=False)))
+    session = configure(SparkSession.builder, settings).getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
     real_stop = session.stop
     session.stop = lambda: None  # type: ignore[method-assign]

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import sys
 import time
 
@@ -32,7 +31,7 @@ def _open(args: argparse.Namespace):  # -> Repository
 def run_create_repository(args: argparse.Namespace) -> int:
     from ivory.repository import Repository
 
-    repository, created = Repository.create(args.path, args.timezone)
+    repository, created = Repository.create(args.path, args.timezone, args.data)
     config = repository.config()
     if created:
         print(f"Created configuration: version {config.version}, time zone {config.timezone}, "
@@ -58,26 +57,31 @@ def run_cat_dictionary(args: argparse.Namespace) -> int:
 
 
 def read_text_files(path: str) -> list[tuple[str, str]]:
-    """``(path, text)`` of a file, or of every visible file of a directory in name order.
+    """``(path, text)`` of a file, or of every visible file directly in a directory, in name
+    order (§3.2 ``-p``); local paths or URIs (``s3://bucket/dictionaries``).
 
     Raises:
-        IvoryError: missing path, or a file that is not UTF-8 text.
+        IvoryError: nothing at ``path``, or a file that is not UTF-8 text.
     """
-    if os.path.isdir(path):
-        names = sorted(n for n in os.listdir(path) if not n.startswith((".", "_")))
-        paths = [os.path.join(path, n) for n in names if os.path.isfile(os.path.join(path, n))]
-    elif os.path.isfile(path):
-        paths = [path]
+    from ivory.storage import open_storage
+
+    parent, _, name = path.rstrip("/").rpartition("/")
+    storage = open_storage(parent or ("/" if path.startswith("/") else "."))
+    if name and storage.exists(name):
+        found = [(storage, name, path)]
     else:
-        raise IvoryError(f"{path} does not exist")
+        storage = open_storage(path)
+        found = [(storage, e.key, f"{path.rstrip('/')}/{e.key}")
+                 for e in storage.list("", "/")
+                 if not e.is_prefix and not e.key.startswith((".", "_"))]
+    if not found:
+        raise IvoryError(f"{path} does not exist or holds no file")
     out = []
-    for p in paths:
-        with open(p, "rb") as handle:
-            data = handle.read()
+    for store, key, shown in found:
         try:
-            out.append((p, data.decode("utf-8")))
+            out.append((shown, store.read(key).decode("utf-8")))
         except UnicodeDecodeError as e:
-            raise IvoryError(f"{p} is not UTF-8 text (byte {e.start}): {e.reason}") from e
+            raise IvoryError(f"{shown} is not UTF-8 text (byte {e.start}): {e.reason}") from e
     return out
 
 

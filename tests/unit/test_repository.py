@@ -261,4 +261,7 @@ def test_metadata_and_data_on_different_backends_d1_3(tmp_path: Path) -> None:
     assert repository.allocate("factsets") == "00000000"
     assert (tmp_path / "data" / "factsets" / "00000000" / ".allocated").is_file()
     assert not (tmp_path / "data" / "metadata").exists()
-    assert Repository.open(meta, data_location=data).config().timezone == "UTC"
+    reopened = Repository.open(meta)  # the data location is recorded in the metadata
+    assert reopened.config().timezone == "UTC"
+    assert reopened.data.uri("x") == repository.data.uri("x")
+    assert reopened.allocate("factsets") == "00000001"
