@@ -102,6 +102,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_runner(p)
     _add_repository(p)
 
+    p = command("chord", "extract feature values per entity as of chosen dates (§10)")
+    p.add_argument("-c", "--entities", required=True, metavar="FILE",
+                   help="lines entity|yyyy-MM-dd: the entities and the dates to extract")
+    p.add_argument("--no-snapshot", action="store_true",
+                   help="read the factsets directly instead of taking a snapshot at the "
+                        "earliest date first (same results)")
+    _add_extract_options(p)
+    _add_runner(p)
+    _add_repository(p)
+
     p = command("debug-dump-facts", "print the facts of factsets and snapshots (§11.1)")
     p.add_argument("-f", "--factset", action="append", default=[])
     p.add_argument("-s", "--snapshot", action="append", default=[])

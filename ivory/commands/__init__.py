@@ -146,6 +146,30 @@ def run_snapshot(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_chord(args: argparse.Namespace) -> int:
+    from ivory.chord import chord, parse_chord_output, read_entities
+
+    outputs = [parse_chord_output(o) for o in args.output]
+    if not outputs:
+        raise IvoryError("chord needs at least one output: -o FORMAT=PATH, e.g. "
+                         "-o sparse:psv=/out/chord")
+    requests = read_entities(args.entities)
+    repository = _open(args)
+    print(f"chord of {len(requests.pairs)} entity dates ({requests.entities} entities, "
+          f"{requests.earliest:%Y/%m/%d} to {requests.latest:%Y/%m/%d}), outputs: "
+          f"{', '.join(args.output)}", file=sys.stderr)
+    started = time.monotonic()
+    result = chord(repository, requests, outputs, _runner(args), missing=args.missing_value,
+                   strategy=args.plan_strategy, take_snapshot=not args.no_snapshot)
+    seed = (f"from snapshot {result.snapshot_id}"
+            f"{' (reused)' if result.snapshot_reused else ''}" if result.snapshot_id
+            else "without a snapshot")
+    print(f"Chord complete: {result.requests} entity dates, {seed}")
+    lines = ", ".join(f"{path} {n} lines" for path, n in result.extract_lines)
+    print(f"{lines}, {time.monotonic() - started:.1f} s", file=sys.stderr)
+    return 0
+
+
 def run_debug_dump_facts(args: argparse.Namespace) -> int:
     from ivory.debug import dump_facts
     from ivory.identifiers import parse_identifier

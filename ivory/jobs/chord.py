@@ -1,0 +1,161 @@
+"""The chord job (§10): per (entity, request date D), each concrete feature's winning fact as
+of D, then the extracts (§9.2, §9.3) with output entities ``entity:D``.
+
+Plan (from :func:`ivory.chord.plan_chord`)::
+
+    {"job": "chord",
+     "features": [...feature table, see ivory.planning.build_feature_table...],
+     "requests": {"inline": [["ID00000001", "2014-06-03"], ...]}
+               | {"path": "file:///data/entities.psv", "count": 1234567},
+     "max_date": "2014-06-30",
+     "inputs": [{"factset": "00000001", "priority": 1, "files": [uri, ...]}],
+     "previous": {"snapshot_id": "00000000", "files": [uri, ...]} | null,
+     "extracts": [{"form": "sparse", "delimiter": "|", "escaped": false, "missing": "NA",
+                   "path": "file:///out/chord"}]}
+
+Requests (entity, date) are validated and de-duplicated by the driver. Up to
+:data:`ivory.chord.INLINE_REQUESTS` of them travel inline in the plan; a larger entities file
+is read here from ``path`` (``entity|yyyy-MM-dd`` lines, already validated by the driver;
+blank lines skipped, duplicates collapsed), so it must be on storage the cluster can read.
+
+Rule (§10, §7.2, §6): for each request (E, D) and concrete feature, the winner is the fact of
+E with the latest (date, seconds) among facts dated on or before D, the highest priority
+(smallest number; an earlier snapshot's facts have 32767) winning ties, then the same value
+order as :func:`ivory.jobs.snapshot.latest_facts` for exact ties, so results equal a
+snapshot at D restricted to E, whether or not an earlier snapshot seeds the input. Facts dated
+after E's latest request date never take part. Tombstones win like values and are not
+emitted; a request with no fact on or before D has no row for that feature (§8.2: ``latest``
+is null).
+
+Plan of work (design notes: the requests are small, facts are large; no as-of join):
+
+1. the requests are **broadcast** as one date list per entity; facts of ``state``
+   concrete features join it on entity and each fact gets its *bucket*: the first chord date
+   of its entity on or after the fact's date (none: the fact is after the entity's latest
+   chord date and drops out, like facts of entities without a request);
+2. per (entity, feature, bucket) one reduction keeps the maximum of a struct led by a
+   ``long`` ordering key packing (days, seconds, 32767 - priority), then the tie-break
+   values: every fact is reduced once, whatever the number of chord dates;
+3. the bucket winners join the **broadcast** requests on entity, filtered
+   ``bucket <= chord date``, and the same maximum per (entity, chord date, feature) gives
+   the winner as of each date (max is associative, so this equals the maximum over all facts
+   dated on or before the chord date).
+
+Measured on 3M facts, 100k entities, 5 string features, local[2] (warm, medians): with 3 chord
+dates per entity this takes ~5 s like a single reduction over facts x later chord dates; with
+12 dates per entity 10 s against 15 s. A hash aggregate of the integer key alone, joined back
+to the facts for their values (what wins for snapshots), took twice as long here: the
+join-back shuffles every fact's value a second time.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from ivory.jobs.extract import CHORD_DATE, write_extract
+from ivory.jobs.snapshot import SNAPSHOT_PRIORITY, read_facts
+from ivory.schema import VALUE_COLUMNS
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+_VALUES = ["tombstone", *VALUE_COLUMNS.values()]
+_GROUP = ["entity", CHORD_DATE, "namespace", "name"]
+
+
+def ordering_key(date: Any, seconds: Any, priority: Any) -> Any:
+    """A ``long`` that orders facts like (date, seconds, -priority) (§6, §7.2).
+
+    ``(days since 1970-01-01 * 86400 + seconds) * 65536 + (32767 - priority)``: days lie in
+    [-135140, 376200] for the supported dates 1600-03-01..3000-12-31, so the key stays far
+    inside 63 bits; priorities are 1..32767.
+    """
+    days = F.datediff(date, F.lit("1970-01-01").cast("date")).cast("long")
+    instant = days * F.lit(86400) + seconds.cast("long")
+    return instant * F.lit(65536) + (F.lit(SNAPSHOT_PRIORITY) - priority).cast("long")
+
+
+def read_requests(spark: SparkSession, requests: dict[str, Any]) -> DataFrame:
+    """The (entity, chord_date) requests of a plan, de-duplicated."""
+    if "inline" in requests:
+        rows = [(entity, date) for entity, date in requests["inline"]]
+        frame = spark.createDataFrame(rows, "entity string, chord_date string")
+    else:
+        parts = F.split(F.col("value"), r"\|", -1)
+        frame = (spark.read.text(requests["path"])
+                 .filter(F.col("value") != "")
+                 .select(parts.getItem(0).alias("entity"), parts.getItem(1).alias(CHORD_DATE)))
+    return (frame.select("entity", F.col(CHORD_DATE).cast("date").alias(CHORD_DATE))
+            .distinct())
+
+
+def chord_values(facts: DataFrame, features: DataFrame, requests: DataFrame) -> DataFrame:
+    """The winning fact per (entity, chord date, concrete ``state`` feature), §10.
+
+    Args:
+        facts: fact schema plus ``priority`` (int, 1 = highest).
+        features: the dictionary table; only concrete ``state`` features are kept, the only
+            ones this version emits (§8.2; virtual features are not computed yet).
+        requests: ``entity`` string, ``chord_date`` date; small (broadcast), no duplicates.
+
+    Returns:
+        Rows of the fact schema plus ``chord_date``; tombstones included (the extract drops
+        them). No row where the entity has no fact on or before the chord date.
+    """
+    state = F.broadcast(features.filter(~F.col("virtual") & (F.col("mode") == "state"))
+                        .select("namespace", "name"))
+    dates = F.broadcast(requests.groupBy("entity")
+                        .agg(F.collect_list(CHORD_DATE).alias("_dates")))
+    winner = F.struct("_key", *_VALUES, "date", "seconds")
+    buckets = (
+        facts.join(dates, "entity")
+        .withColumn("_bucket", F.array_min(F.filter("_dates", lambda d: d >= F.col("date"))))
+        .filter(F.col("_bucket").isNotNull())
+        .join(state, ["namespace", "name"])
+        .withColumn("_key", ordering_key(F.col("date"), F.col("seconds"), F.col("priority")))
+        .groupBy("entity", "namespace", "name", "_bucket")
+        .agg(F.max(winner).alias("w"))
+    )
+    return (
+        buckets.join(F.broadcast(requests), "entity")
+        .filter(F.col("_bucket") <= F.col(CHORD_DATE))
+        .groupBy(*_GROUP)
+        .agg(F.max("w").alias("w"))
+        .select("entity", "namespace", "name", "w.date", "w.seconds",
+                *[F.col(f"w.{c}").alias(c) for c in _VALUES], CHORD_DATE)
+    )
+
+
+def run(spark: SparkSession, plan: dict[str, Any]) -> dict[str, Any]:
+    """Run a chord plan.
+
+    Returns:
+        ``{"requests": int, "entities": int, "values": int,
+        "extracts": [{"path", "lines"}]}``; ``values`` counts winning facts, tombstones
+        included.
+    """
+    features = spark.createDataFrame(
+        plan["features"],
+        "namespace string, name string, index int, virtual boolean, encoding string, "
+        "mode string, tombstones array<string>",
+    ).cache()
+    requests = read_requests(spark, plan["requests"]).cache()
+    facts = read_facts(spark, plan).filter(F.col("date") <= F.lit(plan["max_date"]).cast("date"))
+    values = chord_values(facts, features, requests).cache()
+    try:
+        request_count = requests.count()
+        entity_count = requests.select("entity").distinct().count()
+        value_count = values.count()
+        extracts = [
+            {"path": extract["path"], "lines": write_extract(values, features, extract)}
+            for extract in plan["extracts"]
+        ]
+    finally:
+        values.unpersist()
+        requests.unpersist()
+        features.unpersist()
+    return {"requests": request_count, "entities": entity_count, "values": value_count,
+            "extracts": extracts}
