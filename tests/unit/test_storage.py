@@ -79,10 +79,16 @@ class TestOpenStorage:
         monkeypatch.setenv("HOME", str(tmp_path))
         assert open_storage("~/repo").read("x") == b"1"
 
-    @pytest.mark.parametrize("location", ["s3://bucket/repo", "hdfs://nn:8020/repo"])
-    def test_remote_backends_not_yet(self, location: str) -> None:
-        with pytest.raises(StorageError, match="backend is not available yet"):
-            open_storage(location)
+    @pytest.mark.parametrize(("location", "kind", "uri"), [
+        ("s3://bucket/repo", "S3Storage", "s3a://bucket/repo/k"),
+        ("s3a://bucket/repo", "S3Storage", "s3a://bucket/repo/k"),
+        ("hdfs://namenode:8020/repo", "HdfsStorage", "hdfs://namenode:8020/repo/k"),
+    ])
+    def test_remote_backends_open_lazily(self, location: str, kind: str, uri: str) -> None:
+        """D1.1: s3 and hdfs locations open their backend without any request."""
+        storage = open_storage(location)
+        assert type(storage).__name__ == kind
+        assert storage.uri("k") == uri
 
     @pytest.mark.parametrize("location", ["", "ftp://host/x", "file://relative/x", "memory://"])
     def test_bad_locations(self, location: str) -> None:
