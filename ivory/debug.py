@@ -12,6 +12,7 @@ import glob
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TextIO
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ivory.dictionary import FeatureId
@@ -49,7 +50,9 @@ def read_rows(storage: Storage, keys: Iterable[str], columns: Sequence[str] | No
     """Rows of Parquet files as dicts, streamed in batches of :data:`BATCH_ROWS`."""
     for key in keys:
         with storage.open_read(key) as handle:
-            parquet = pq.ParquetFile(handle)
+            # Parquet needs random access; object-store streams are read into memory.
+            source = handle if handle.seekable() else pa.BufferReader(handle.read())
+            parquet = pq.ParquetFile(source)
             for batch in parquet.iter_batches(batch_size=BATCH_ROWS, columns=columns):
                 yield from batch.to_pylist()
 
@@ -163,8 +166,9 @@ def count_facts(path: str) -> int:
     total = 0
     for key in data_files(storage, ""):
         with storage.open_read(key) as handle:
+            source = handle if handle.seekable() else pa.BufferReader(handle.read())
             try:
-                total += pq.ParquetFile(handle).metadata.num_rows
+                total += pq.ParquetFile(source).metadata.num_rows
             except (OSError, ValueError) as e:
                 raise IvoryError(f"{path}/{key} is not a Parquet data file: {e}") from e
     return total

@@ -10,6 +10,9 @@ from collections.abc import Iterator
 
 import pytest
 
+# The local S3 server fixtures (s3_server, s3_env, s3_bucket) for every test.
+from tests.s3server import s3_bucket, s3_env, s3_server  # noqa: F401
+
 #: Overrides for tests: small shuffles, two cores, modest memory.
 TEST_SPARK_SETTINGS = {
     "spark.master": "local[2]",
