@@ -126,6 +126,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("count-facts", "count the facts in a snapshot or factset directory (§11.5)")
     p.add_argument("path", metavar="PATH")
+
+    p = command("verify", "check published factsets and snapshots against their manifests "
+                          "(sizes, MD5s, missing and extra files; D5.3)")
+    _add_repository(p)
+
+    p = command("ls", "list factsets and snapshots with their state (published, expired, "
+                      "unpublished), size, facts and dates (D5.1)")
+    _add_repository(p)
     return parser
 
 

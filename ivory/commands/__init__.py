@@ -203,3 +203,21 @@ def run_count_facts(args: argparse.Namespace) -> int:
 
     print(count_facts(args.path))
     return 0
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    from ivory.verify import verify_repository
+
+    report = verify_repository(_open(args))
+    for problem in report.problems:
+        print(problem.render())
+    print(report.summary())
+    return 0 if report.ok else 1
+
+
+def run_ls(args: argparse.Namespace) -> int:
+    from ivory.verify import object_states, render_object_states
+
+    for line in render_object_states(object_states(_open(args))):
+        print(line)
+    return 0
