@@ -44,7 +44,7 @@ from ivory.planning import (
     parse_output_spec,
     select_partitions,
 )
-from ivory.repository import Repository, SnapshotRecord, parse_store
+from ivory.repository import Repository, SnapshotRecord
 from ivory.snapshot import check_outputs_absent, snapshot
 from ivory.storage import open_storage
 
@@ -216,21 +216,15 @@ def plan_chord(repository: Repository, state: RepositoryState, requests: ChordRe
         inline_limit: requests beyond this many are read by the job from ``requests.uri``.
 
     Raises:
-        ChordError: a factset of the store has no manifest.
+        RepositoryError: a factset of the store has no manifest.
     """
     store = repository.store(state)
     dictionary = repository.dictionary(state)
-    manifests = {}
-    for factset in store:
-        manifest = repository.read_manifest("factset", factset)
-        if manifest is None:
-            raise ChordError(f"factset {factset} of the store has no manifest")
-        manifests[factset] = manifest
+    manifests = repository.store_manifests(store)
     previous = None
     inputs = select_partitions(store, manifests, requests.latest)
     if seed is not None:
-        seed_store = parse_store(repository.metadata.read("store",
-                                                          Version.parse(seed.store_version)))
+        seed_store = repository.store_at(seed.store_version)
         seed_dictionary = repository.dictionary(version=Version.parse(seed.dictionary_version))
         seed_manifest = repository.read_manifest("snapshot", seed.snapshot_id)
         if seed_manifest is not None and is_snapshot_usable(

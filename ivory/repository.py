@@ -222,6 +222,26 @@ class Repository:
         """Factset ids of the store, highest priority first (§2.2)."""
         return parse_store(self._read_pinned(STORE_KEY, state))
 
+    def store_at(self, version: str) -> list[str]:
+        """The factset ids of ``store`` version ``version`` (8 hex digits), e.g. the store an
+        earlier snapshot was computed from."""
+        return parse_store(self.metadata.read(STORE_KEY, Version.parse(version)))
+
+    def store_manifests(self, store: list[str]) -> dict[str, Manifest]:
+        """The manifest of every factset of ``store`` (what planning reads instead of listing
+        the data, D3.1).
+
+        Raises:
+            RepositoryError: a factset of the store has no manifest.
+        """
+        manifests = {}
+        for factset in store:
+            manifest = self.read_manifest("factset", factset)
+            if manifest is None:
+                raise RepositoryError(f"factset {factset} of the store has no manifest")
+            manifests[factset] = manifest
+        return manifests
+
     def snapshots(self, state: RepositoryState | None = None) -> list[SnapshotRecord]:
         return parse_snapshots(self._read_pinned(SNAPSHOTS_KEY, state))
 

@@ -33,7 +33,6 @@ from ivory.repository import (
     Repository,
     SnapshotRecord,
     parse_snapshots,
-    parse_store,
     render_snapshots,
 )
 from ivory.storage import open_storage
@@ -86,17 +85,12 @@ def plan_snapshot(repository: Repository, state: RepositoryState, date: dt.date,
             return record, {}
     store = repository.store(state)
     dictionary = repository.dictionary(state)
-    manifests = {}
-    for factset in store:
-        manifest = repository.read_manifest("factset", factset)
-        if manifest is None:
-            raise SnapshotError(f"factset {factset} of the store has no manifest")
-        manifests[factset] = manifest
+    manifests = repository.store_manifests(store)
     full = select_partitions(store, manifests, date)
     candidates = []
     previous: dict[str, Manifest] = {}
     for record in records:
-        snapshot_store = _store_at(repository, record.store_version)
+        snapshot_store = repository.store_at(record.store_version)
         snapshot_dictionary = repository.dictionary(
             version=Version.parse(record.dictionary_version))
         if not is_snapshot_usable(record, date, store, snapshot_store, dictionary_version,
@@ -112,7 +106,7 @@ def plan_snapshot(repository: Repository, state: RepositoryState, date: dt.date,
     chosen = choose_snapshot(candidates, strategy)
     if chosen is None:
         return None, {"inputs": full, "previous": None}
-    snapshot_store = _store_at(repository, chosen.store_version)
+    snapshot_store = repository.store_at(chosen.store_version)
     selection = select_partitions(store, manifests, date, after=chosen.date,
                                   after_only_for=frozenset(snapshot_store))
     files = [f"snapshots/{chosen.snapshot_id}/{f.path}"
@@ -121,17 +115,14 @@ def plan_snapshot(repository: Repository, state: RepositoryState, date: dt.date,
                   "previous": {"snapshot_id": chosen.snapshot_id, "files": files}}
 
 
-def _store_at(repository: Repository, version: str) -> list[str]:
-    return parse_store(repository.metadata.read("store", Version.parse(version)))
-
-
 def snapshot(repository: Repository, date: dt.date, outputs: Sequence[OutputSpec],
              runner: Runner, *, missing: str = "NA", strategy: str = "pessimistic"
              ) -> SnapshotResult:
     """Take (or reuse) the snapshot at ``date`` and write the requested extracts (§7, §9).
 
     Raises:
-        SnapshotError: an output exists already, or a factset has no manifest.
+        SnapshotError: an output exists already.
+        RepositoryError: a factset of the store has no manifest.
         JobError: the job failed or its output did not verify; nothing was committed.
     """
     check_outputs_absent(outputs)
