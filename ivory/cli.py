@@ -46,9 +46,16 @@ def _add_extract_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sync-parallelism", type=int, default=20, help=argparse.SUPPRESS)
 
 
-def _add_runner(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--runner", default="local", choices=["local"],
+def _add_runner(parser: argparse.ArgumentParser, emr: bool = False) -> None:
+    parser.add_argument("--runner", default="local",
+                        choices=["local", "emr"] if emr else ["local"],
                         help="where the Spark job runs (default: local Spark in this process)")
+    if emr:
+        parser.add_argument("--profile", default="default", metavar="NAME",
+                            help="EMR profile conf/emr-NAME.json (with --runner emr)")
+        parser.add_argument("--dry-run", action="store_true",
+                            help="with --runner emr: plan, print the RunJobFlow request as "
+                                 "JSON and run nothing")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -99,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("snapshot", "take a snapshot as of a date and extract it (§7, §9)")
     p.add_argument("-d", "--date", help="yyyy-MM-dd (default: today, local time)")
     _add_extract_options(p)
-    _add_runner(p)
+    _add_runner(p, emr=True)
     _add_repository(p)
 
     p = command("chord", "extract feature values per entity as of chosen dates (§10)")
@@ -131,8 +138,21 @@ def build_parser() -> argparse.ArgumentParser:
                           "(sizes, MD5s, missing and extra files; D5.3)")
     _add_repository(p)
 
+    p = command("package", "build the job package zip for spark-submit --py-files (D4.2) "
+                           "and print its path")
+    p.add_argument("-o", "--output", default="dist", metavar="DIR",
+                   help="directory to write ivory-<hash>.zip into (default dist)")
+
     p = command("ls", "list factsets and snapshots with their state (published, expired, "
                       "unpublished), size, facts and dates (D5.1)")
+    _add_repository(p)
+
+    p = command("gc", "delete unpublished data older than --grace and expired data older than "
+                      "--retain, never what a retained repository version names (D5.2)")
+    p.add_argument("--dry-run", action="store_true", help="print what would be deleted, only")
+    p.add_argument("--grace", default="24h", help="age of unpublished data to delete (24h)")
+    p.add_argument("--retain", default="30d",
+                   help="age of expired data and of repository versions to keep (30d)")
     _add_repository(p)
     return parser
 

@@ -115,6 +115,31 @@ def plan_snapshot(repository: Repository, state: RepositoryState, date: dt.date,
                   "previous": {"snapshot_id": chosen.snapshot_id, "files": files}}
 
 
+def build_snapshot_plan(repository: Repository, dictionary: Any, date: dt.date,
+                        snapshot_id: str, reuse: SnapshotRecord | None,
+                        partial: dict[str, Any], outputs: Sequence[OutputSpec],
+                        missing: str) -> dict[str, Any]:
+    """The snapshot job's plan (JSON-able) from :func:`plan_snapshot`'s decision; used by
+    :func:`snapshot` and by the EMR dry run, which plans without running."""
+    data = repository.data
+
+    def uris(paths: Sequence[str]) -> list[str]:
+        return [data.uri(p) for p in paths]
+
+    return {
+        "job": "snapshot",
+        "snapshot_id": snapshot_id,
+        "date": date.isoformat(),
+        "compute": reuse is None,
+        "features": build_feature_table(dictionary),
+        "inputs": [dict(s, files=uris(s["files"])) for s in partial.get("inputs", [])],
+        "previous": (dict(partial["previous"], files=uris(partial["previous"]["files"]))
+                     if partial.get("previous") else None),
+        "output": data.uri(f"snapshots/{snapshot_id}"),
+        "extracts": [_extract_json(o, missing) for o in outputs],
+    }
+
+
 def snapshot(repository: Repository, date: dt.date, outputs: Sequence[OutputSpec],
              runner: Runner, *, missing: str = "NA", strategy: str = "pessimistic"
              ) -> SnapshotResult:
@@ -130,23 +155,8 @@ def snapshot(repository: Repository, date: dt.date, outputs: Sequence[OutputSpec
     dictionary = repository.dictionary(state)
     reuse, partial = plan_snapshot(repository, state, date, strategy)
     snapshot_id = reuse.snapshot_id if reuse else repository.allocate("snapshots")
-    data = repository.data
-
-    def uris(paths: Sequence[str]) -> list[str]:
-        return [data.uri(p) for p in paths]
-
-    plan: dict[str, Any] = {
-        "job": "snapshot",
-        "snapshot_id": snapshot_id,
-        "date": date.isoformat(),
-        "compute": reuse is None,
-        "features": build_feature_table(dictionary),
-        "inputs": [dict(s, files=uris(s["files"])) for s in partial.get("inputs", [])],
-        "previous": (dict(partial["previous"], files=uris(partial["previous"]["files"]))
-                     if partial.get("previous") else None),
-        "output": data.uri(f"snapshots/{snapshot_id}"),
-        "extracts": [_extract_json(o, missing) for o in outputs],
-    }
+    plan = build_snapshot_plan(repository, dictionary, date, snapshot_id, reuse, partial,
+                               outputs, missing)
     result = runner.run(plan)
     if reuse is None:
         verify_output(repository, f"snapshots/{snapshot_id}", result["files"])

@@ -135,14 +135,34 @@ def run_snapshot(args: argparse.Namespace) -> int:
 
     date = check_snapshot_date(args.date) if args.date else dt.date.today()
     outputs = [parse_output_spec(o) for o in args.output]
+    if getattr(args, "runner", "local") == "emr" and not args.dry_run:
+        raise IvoryError("running on EMR is not implemented yet; use --dry-run to see the "
+                         "request")
     repository = _open(args)
     print(f"snapshot date {date:%Y/%m/%d}, outputs: "
           f"{', '.join(args.output) if args.output else 'none'}", file=sys.stderr)
+    if getattr(args, "runner", "local") == "emr":
+        return _snapshot_on_emr(args, repository, date, outputs)
     result = snapshot(repository, date, outputs, _runner(args), missing=args.missing_value,
                       strategy=args.plan_strategy)
     how = ("reused" if result.reused else
            f"incremental from {result.incremental_from}" if result.incremental_from else "full")
     print(f"Snapshot complete: {result.snapshot_id} ({how}, {result.facts} facts)")
+    return 0
+
+
+def _snapshot_on_emr(args: argparse.Namespace, repository, date, outputs) -> int:
+    """``snapshot --runner emr``: only ``--dry-run`` so far (prints the RunJobFlow request)."""
+    import json
+
+    from ivory.emr.dry_run import snapshot_request
+    from ivory.emr.profile import load_profile
+
+    request = snapshot_request(repository, date, outputs, load_profile(args.profile),
+                               missing=args.missing_value, strategy=args.plan_strategy,
+                               command=" ".join([f"ivory snapshot -d {date.isoformat()}",
+                                                 *(f"-o {o}" for o in args.output)]))
+    print(json.dumps(request, sort_keys=True, indent=2))
     return 0
 
 
@@ -220,4 +240,20 @@ def run_ls(args: argparse.Namespace) -> int:
 
     for line in render_object_states(object_states(_open(args))):
         print(line)
+    return 0
+
+
+def run_gc(args: argparse.Namespace) -> int:
+    from ivory.gc import collect_garbage, parse_duration
+
+    grace, retain = parse_duration(args.grace), parse_duration(args.retain)
+    report = collect_garbage(_open(args), grace, retain, dry_run=args.dry_run)
+    print(report.summary(args.dry_run))
+    return 0
+
+
+def run_package(args: argparse.Namespace) -> int:
+    from ivory.package import build_package
+
+    print(build_package(args.output))
     return 0
