@@ -103,7 +103,15 @@ def run(spark: SparkSession, plan: dict[str, Any]) -> dict[str, Any]:
     watch.lap("parse and write facts")
     move_hive_partitions(spark, staging, output["factset"])
     watch.lap("move partitions")
-    fact_count, error_count = int(counts.get["facts"]), int(counts.get["errors"])
+    metrics = counts.get
+    if "facts" not in metrics:
+        # Spark reports no metrics when adaptive execution finds the filtered side empty
+        # (every line rejected): count again, which only that rare case pays for.
+        metrics = parsed.agg(
+            F.count_if(is_fact(parsed)).alias("facts"),
+            F.count_if(is_error(parsed)).alias("errors"),
+        ).first().asDict()
+    fact_count, error_count = int(metrics["facts"]), int(metrics["errors"])
     if error_count:
         (parsed.filter(is_error(parsed))
          .select("line", F.col("error").alias("message"), "path")

@@ -168,3 +168,11 @@ def read_parts(directory):
         if name.startswith("part-"):
             lines += (directory / name).read_text().splitlines()
     return sorted(lines)
+
+
+def test_ingest_with_every_line_rejected_commits_nothing_section_5_6(repository, tmp_path,
+                                                                     local_runner):
+    write(str(tmp_path / "bad" / "fish" / "x.psv"), "E1|weight|heavy|2014-01-01\n|name|x|y\n")
+    result = ingest(repository, [f"sparse:delimited:psv={tmp_path}/bad"], local_runner)
+    assert (result.facts, result.errors, result.committed) == (0, 2, False)
+    assert repository.store() == []
