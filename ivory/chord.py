@@ -45,7 +45,7 @@ from ivory.planning import (
     select_partitions,
 )
 from ivory.repository import Repository, SnapshotRecord
-from ivory.snapshot import check_outputs_absent, snapshot
+from ivory.snapshot import build_extract_json, check_outputs_absent, snapshot
 from ivory.storage import open_storage
 
 #: Requests up to this many pairs travel inline in the plan; more are read by the job.
@@ -194,16 +194,6 @@ def parse_chord_output(text: str) -> OutputSpec:
     return parse_output_spec(text)
 
 
-def _extract_json(spec: OutputSpec, missing: str) -> dict[str, Any]:
-    return {
-        "form": spec.form,
-        "delimiter": spec.text_format.delimiter,
-        "escaped": spec.text_format.escaped,
-        "missing": missing,
-        "path": open_storage(spec.path).uri(),
-    }
-
-
 def plan_chord(repository: Repository, state: RepositoryState, requests: ChordRequests,
                outputs: Sequence[OutputSpec], missing: str,
                seed: SnapshotRecord | None = None,
@@ -252,7 +242,7 @@ def plan_chord(repository: Repository, state: RepositoryState, requests: ChordRe
         "max_date": requests.latest.isoformat(),
         "inputs": [dict(s, files=uris(s["files"])) for s in inputs],
         "previous": dict(previous, files=uris(previous["files"])) if previous else None,
-        "extracts": [_extract_json(o, missing) for o in outputs],
+        "extracts": [build_extract_json(o, missing) for o in outputs],
     }
 
 

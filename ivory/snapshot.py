@@ -51,7 +51,8 @@ class SnapshotResult:
     extract_lines: tuple[tuple[str, int], ...]
 
 
-def _extract_json(spec: OutputSpec, missing: str) -> dict[str, Any]:
+def build_extract_json(spec: OutputSpec, missing: str) -> dict[str, Any]:
+    """An extract output as the jobs receive it (see :func:`ivory.jobs.extract.write_extract`)."""
     return {
         "form": spec.form,
         "delimiter": spec.text_format.delimiter,
@@ -136,7 +137,7 @@ def build_snapshot_plan(repository: Repository, dictionary: Any, date: dt.date,
         "previous": (dict(partial["previous"], files=uris(partial["previous"]["files"]))
                      if partial.get("previous") else None),
         "output": data.uri(f"snapshots/{snapshot_id}"),
-        "extracts": [_extract_json(o, missing) for o in outputs],
+        "extracts": [build_extract_json(o, missing) for o in outputs],
     }
 
 
