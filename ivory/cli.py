@@ -46,10 +46,12 @@ def _add_extract_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sync-parallelism", type=int, default=20, help=argparse.SUPPRESS)
 
 
-def _add_runner(parser: argparse.ArgumentParser, emr: bool = False) -> None:
+def _add_runner(parser: argparse.ArgumentParser, emr: bool = True) -> None:
     parser.add_argument("--runner", default="local",
-                        choices=["local", "emr"] if emr else ["local"],
-                        help="where the Spark job runs (default: local Spark in this process)")
+                        choices=["local", "emr", "emr-local"] if emr else ["local"],
+                        help="where the Spark job runs: local Spark in this process "
+                             "(default), a job flow on an ephemeral EMR cluster, or the same "
+                             "job flow run on this machine (emr-local)")
     if emr:
         parser.add_argument("--profile", default="default", metavar="NAME",
                             help="EMR profile conf/emr-NAME.json (with --runner emr)")
@@ -106,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("snapshot", "take a snapshot as of a date and extract it (§7, §9)")
     p.add_argument("-d", "--date", help="yyyy-MM-dd (default: today, local time)")
     _add_extract_options(p)
-    _add_runner(p, emr=True)
+    _add_runner(p)
     _add_repository(p)
 
     p = command("chord", "extract feature values per entity as of chosen dates (§10)")
@@ -154,6 +156,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--retain", default="30d",
                    help="age of expired data and of repository versions to keep (30d)")
     _add_repository(p)
+
+    p = command("emr", "watch and stop ivory's job flows on EMR (D4.3): list, status, logs, "
+                       "terminate")
+    from ivory.commands.emr import add_emr_arguments
+
+    add_emr_arguments(p)
     return parser
 
 

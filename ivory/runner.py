@@ -91,3 +91,48 @@ class LocalRunner:
 def _short(error: Exception) -> str:
     text = str(error).strip().splitlines()
     return text[0] if text else type(error).__name__
+
+
+#: ``--runner`` choices (D4.1, D4.4).
+RUNNERS = ("local", "emr", "emr-local")
+
+
+def make_runner(kind: str, data: Any = None, *, profile: str = "default",
+                dry_run: bool = False, settings: Mapping[str, str] | None = None,
+                command: str = "", repository: str | None = None) -> Any:
+    """The runner of ``--runner KIND``.
+
+    Args:
+        kind: ``local`` (:class:`LocalRunner`), ``emr`` (:class:`ivory.emr.launch.EmrRunner`,
+            job flows on ephemeral EMR clusters) or ``emr-local`` (the same flows run on this
+            machine, :func:`ivory.emr.local.emr_local_runner`).
+        data: the repository's data storage (EMR runners).
+        profile: EMR profile name (``conf/emr-<name>.json``).
+        dry_run: EMR runners print the ``RunJobFlow`` request and run nothing.
+        settings: Spark settings of the local session (``-D``).
+        command: the command line, for the cluster's ``ivory:command`` tag.
+        repository: the repository location, for the ``ivory:repository`` tag.
+
+    Raises:
+        UsageError: an unknown kind, ``--dry-run`` with the local runner, or a repository
+            whose data is not on S3.
+    """
+    from ivory.errors import UsageError
+
+    if kind not in RUNNERS:
+        raise UsageError(f"unknown runner '{kind}': use one of {', '.join(RUNNERS)}")
+    if kind == "local":
+        if dry_run:
+            raise UsageError("--dry-run needs --runner emr (or emr-local)")
+        return LocalRunner(settings=settings or None)
+    from ivory.emr.launch import EmrRunner
+    from ivory.emr.local import emr_local_runner
+    from ivory.emr.profile import load_profile
+    from ivory.emr.staging import check_cluster_uri
+
+    chosen = load_profile(profile)
+    check_cluster_uri(data.uri())
+    options = {"command": command, "repository": repository, "dry_run": dry_run}
+    if kind == "emr":
+        return EmrRunner(data, chosen, **options)
+    return emr_local_runner(data, chosen, LocalRunner(settings=settings or None), **options)

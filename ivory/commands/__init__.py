@@ -103,19 +103,48 @@ def run_import_dictionary(args: argparse.Namespace) -> int:
     return 0
 
 
-def _runner(args: argparse.Namespace):  # -> LocalRunner
-    from ivory.runner import LocalRunner
+def _runner(args: argparse.Namespace, repository=None):  # -> LocalRunner | EmrRunner
+    """The runner of ``--runner`` (local Spark, EMR or emr-local)."""
+    from ivory.runner import LocalRunner, make_runner
 
-    return LocalRunner(settings=args.defines or None)
+    kind = getattr(args, "runner", "local")
+    if kind == "local" and not getattr(args, "dry_run", False):
+        return LocalRunner(settings=args.defines or None)
+    command = " ".join(["ivory", *(a for a in sys.argv[1:] if not a.startswith("-D"))])
+    return make_runner(kind, repository.data if repository is not None else None,
+                       profile=getattr(args, "profile", "default"),
+                       dry_run=getattr(args, "dry_run", False), settings=args.defines,
+                       command=command, repository=getattr(repository, "location", None))
+
+
+def _open_for_run(args: argparse.Namespace):  # -> Repository | DryRunRepository
+    """The repository; with ``--dry-run`` a view that allocates and writes nothing."""
+    repository = _open(args)
+    if getattr(args, "dry_run", False):
+        from ivory.emr.dry_run import DryRunRepository
+
+        return DryRunRepository(repository)
+    return repository
+
+
+def _dry_run_done(error: Exception) -> bool:
+    from ivory.emr.launch import DryRunDone
+
+    return isinstance(error, DryRunDone)
 
 
 def run_ingest(args: argparse.Namespace) -> int:
     from ivory.ingest import ingest
 
-    repository = _open(args)
-    runner = _runner(args)
+    repository = _open_for_run(args)
+    runner = _runner(args, repository)
     started = time.monotonic()
-    result = ingest(repository, args.input, runner, timezone=args.timezone)
+    try:
+        result = ingest(repository, args.input, runner, timezone=args.timezone)
+    except IvoryError as e:
+        if _dry_run_done(e):
+            return 0
+        raise
     seconds = time.monotonic() - started
     print(f"Successfully imported '{', '.join(args.input)}' as {result.factset_id} into "
           f"'{repository.location}'" if result.committed else
@@ -135,34 +164,19 @@ def run_snapshot(args: argparse.Namespace) -> int:
 
     date = check_snapshot_date(args.date) if args.date else dt.date.today()
     outputs = [parse_output_spec(o) for o in args.output]
-    if getattr(args, "runner", "local") == "emr" and not args.dry_run:
-        raise IvoryError("running on EMR is not implemented yet; use --dry-run to see the "
-                         "request")
-    repository = _open(args)
+    repository = _open_for_run(args)
     print(f"snapshot date {date:%Y/%m/%d}, outputs: "
           f"{', '.join(args.output) if args.output else 'none'}", file=sys.stderr)
-    if getattr(args, "runner", "local") == "emr":
-        return _snapshot_on_emr(args, repository, date, outputs)
-    result = snapshot(repository, date, outputs, _runner(args), missing=args.missing_value,
-                      strategy=args.plan_strategy)
+    try:
+        result = snapshot(repository, date, outputs, _runner(args, repository),
+                          missing=args.missing_value, strategy=args.plan_strategy)
+    except IvoryError as e:
+        if _dry_run_done(e):
+            return 0
+        raise
     how = ("reused" if result.reused else
            f"incremental from {result.incremental_from}" if result.incremental_from else "full")
     print(f"Snapshot complete: {result.snapshot_id} ({how}, {result.facts} facts)")
-    return 0
-
-
-def _snapshot_on_emr(args: argparse.Namespace, repository, date, outputs) -> int:
-    """``snapshot --runner emr``: only ``--dry-run`` so far (prints the RunJobFlow request)."""
-    import json
-
-    from ivory.emr.dry_run import snapshot_request
-    from ivory.emr.profile import load_profile
-
-    request = snapshot_request(repository, date, outputs, load_profile(args.profile),
-                               missing=args.missing_value, strategy=args.plan_strategy,
-                               command=" ".join([f"ivory snapshot -d {date.isoformat()}",
-                                                 *(f"-o {o}" for o in args.output)]))
-    print(json.dumps(request, sort_keys=True, indent=2))
     return 0
 
 
@@ -174,13 +188,22 @@ def run_chord(args: argparse.Namespace) -> int:
         raise IvoryError("chord needs at least one output: -o FORMAT=PATH, e.g. "
                          "-o sparse:psv=/out/chord")
     requests = read_entities(args.entities)
-    repository = _open(args)
+    repository = _open_for_run(args)
     print(f"chord of {len(requests.pairs)} entity dates ({requests.entities} entities, "
           f"{requests.earliest:%Y/%m/%d} to {requests.latest:%Y/%m/%d}), outputs: "
           f"{', '.join(args.output)}", file=sys.stderr)
     started = time.monotonic()
-    result = chord(repository, requests, outputs, _runner(args), missing=args.missing_value,
-                   strategy=args.plan_strategy, take_snapshot=not args.no_snapshot)
+    try:
+        result = chord(repository, requests, outputs, _runner(args, repository),
+                       missing=args.missing_value, strategy=args.plan_strategy,
+                       take_snapshot=not args.no_snapshot)
+    except IvoryError as e:
+        if _dry_run_done(e):
+            if not args.no_snapshot:
+                print("dry run: this is the flow of the seed snapshot; the chord's own flow is "
+                      "planned after it (see it with --no-snapshot)", file=sys.stderr)
+            return 0
+        raise
     seed = (f"from snapshot {result.snapshot_id}"
             f"{' (reused)' if result.snapshot_reused else ''}" if result.snapshot_id
             else "without a snapshot")
@@ -257,3 +280,9 @@ def run_package(args: argparse.Namespace) -> int:
 
     print(build_package(args.output))
     return 0
+
+
+def run_emr(args: argparse.Namespace) -> int:
+    from ivory.commands.emr import run_emr as run
+
+    return run(args)

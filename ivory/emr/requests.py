@@ -2,10 +2,13 @@
 
 A job runs on an ephemeral cluster as a list of ``command-runner.jar`` steps:
 
-1. ``s3-dist-cp`` of each planned input prefix S3 -> HDFS (not with ``staging: s3-direct``);
+1. ``s3-dist-cp`` of the planned inputs S3 -> HDFS, one step per bucket, restricted to the
+   planned objects by ``--srcPrefixesFile`` (not with ``staging: s3-direct``);
 2. ``spark-submit --deploy-mode cluster --py-files <package>`` of the job's entry point with
    ``--plan`` and ``--result``;
-3. ``s3-dist-cp`` of each output HDFS -> its S3 staging prefix (not with ``s3-direct``).
+3. ``s3-dist-cp`` of each output HDFS -> the run's S3 staging prefix (not with ``s3-direct``).
+
+Which URIs are copied where is decided by :func:`ivory.emr.staging.build_staged_plan`.
 
 Every step terminates the cluster on failure: nothing is committed by a failed job, and the
 driver verifies and commits after the flow (D4.2).
@@ -18,6 +21,7 @@ from typing import Any
 
 from ivory.emr.bootstrap import BOOTSTRAP_SCRIPT
 from ivory.emr.profile import EmrProfile
+from ivory.emr.staging import Copy
 
 #: Where staged inputs and outputs live on the cluster's HDFS.
 HDFS_STAGING_ROOT = "hdfs:///ivory/staging"
@@ -33,14 +37,6 @@ def emr_uri(uri: str) -> str:
         if uri.startswith(scheme):
             return "s3://" + uri[len(scheme):]
     return uri
-
-
-def staged_uri(uri: str) -> str:
-    """The HDFS location an S3 prefix is staged at: ``s3://b/k`` -> ``hdfs:///ivory/staging/b/k``."""
-    uri = emr_uri(uri)
-    if not uri.startswith("s3://"):
-        raise ValueError(f"only s3:// locations can be staged on HDFS, not {uri}")
-    return f"{HDFS_STAGING_ROOT}/{uri[len('s3://'):].strip('/')}"
 
 
 def entry_point_uri(package_uri: str, job: str) -> str:
@@ -79,34 +75,34 @@ def spark_submit_args(job: str, plan_uri: str, package_uri: str, profile: EmrPro
     ]
 
 
-def build_steps(job: str, plan_uri: str, package_uri: str, inputs: Sequence[str],
-                outputs: Sequence[str], profile: EmrProfile) -> list[dict[str, Any]]:
+def copy_args(copy: Copy) -> list[str]:
+    """``s3-dist-cp`` arguments of one copy; with prefixes, ``--srcPrefixesFile`` names the
+    uploaded list so that only the planned objects are copied."""
+    args = ["s3-dist-cp", "--src", emr_uri(copy.src), "--dest", emr_uri(copy.dest)]
+    if copy.prefixes_uri:
+        args += ["--srcPrefixesFile", emr_uri(copy.prefixes_uri)]
+    return args
+
+
+def build_steps(job: str, plan_uri: str, package_uri: str, profile: EmrProfile,
+                copies_in: Sequence[Copy] = (), copies_out: Sequence[Copy] = ()
+                ) -> list[dict[str, Any]]:
     """The steps of one job (see the module docstring), in order.
 
     Args:
-        job: ``ingest``, ``snapshot`` or ``chord``.
+        job: the job's name (``ingest``, ``snapshot``, ``chord``, ...).
         plan_uri: S3 URI of the uploaded plan (the result is written beside it).
         package_uri: S3 URI of the package zip (:func:`ivory.package.build_package`).
-        inputs: S3 prefixes the plan reads (deduplicated, copied in sorted order).
-        outputs: S3 staging prefixes of the job's outputs.
-        profile: the cluster's profile; ``staging`` decides the copy steps.
+        profile: the cluster's profile.
+        copies_in / copies_out: from :func:`ivory.emr.staging.build_staged_plan` (empty
+            with ``staging: s3-direct``).
     """
-    copy = profile.staging == "hdfs"
-    steps = []
-    sources = sorted({emr_uri(u).rstrip("/") for u in inputs})
-    if copy:
-        for n, src in enumerate(sources, 1):
-            steps.append(command_step(
-                f"ivory {job}: copy input {n}/{len(sources)} to HDFS",
-                ["s3-dist-cp", "--src", src, "--dest", staged_uri(src)]))
+    steps = [command_step(f"ivory {job}: copy input {n}/{len(copies_in)} to the cluster",
+                          copy_args(c)) for n, c in enumerate(copies_in, 1)]
     steps.append(command_step(f"ivory {job}: spark-submit",
                               spark_submit_args(job, plan_uri, package_uri, profile)))
-    if copy:
-        targets = list(dict.fromkeys(emr_uri(u).rstrip("/") for u in outputs))
-        for n, dest in enumerate(targets, 1):
-            steps.append(command_step(
-                f"ivory {job}: copy output {n}/{len(targets)} to S3",
-                ["s3-dist-cp", "--src", staged_uri(dest), "--dest", dest]))
+    steps += [command_step(f"ivory {job}: copy output {n}/{len(copies_out)} to S3 staging",
+                           copy_args(c)) for n, c in enumerate(copies_out, 1)]
     return steps
 
 
