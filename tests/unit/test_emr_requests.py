@@ -5,7 +5,6 @@ The golden request is regenerated with ``IVORY_REGEN_GOLDEN=1``.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import subprocess
@@ -18,16 +17,23 @@ import pytest
 
 from ivory.emr.bootstrap import BOOTSTRAP_SCRIPT
 from ivory.emr.profile import EmrProfile, ProfileError, combine_profile, load_profile
-from ivory.emr.requests import build_run_job_flow, build_steps
+from ivory.emr.requests import build_run_job_flow, build_steps, emr_uri
+from ivory.emr.staging import build_staged_plan
 from ivory.emr.types import TERMINAL_STATES, ClusterState, StepState
 from ivory.package import build_package
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "emr_snapshot_request.json"
 PACKAGE = "s3://bucket/repo/_ivory/emr/packages/ivory-0123456789abcdef.zip"
-PLAN = "s3a://bucket/repo/_ivory/emr/runs/snapshot-00000002/plan.json"
-INPUTS = ["s3a://bucket/repo/factsets/00000001", "s3a://bucket/repo/factsets/00000000",
-          "s3a://bucket/repo/snapshots/00000001", "s3a://bucket/repo/factsets/00000000/"]
-OUTPUTS = ["s3a://bucket/repo/snapshots/00000002", "s3://bucket/out/dense"]
+PLAN = "s3a://bucket/repo/_ivory/emr/runs/snapshot-r1/plan.json"
+JOB_PLAN = {
+    "job": "snapshot", "compute": True, "output": "s3a://bucket/repo/snapshots/00000002",
+    "inputs": [{"factset": f, "priority": n, "files": [
+        f"s3a://bucket/repo/factsets/{f}/fish/2014/06/01/part-0.parquet"]}
+        for n, f in ((1, "00000001"), (2, "00000000"))],
+    "previous": {"snapshot_id": "00000001",
+                 "files": ["s3a://bucket/repo/snapshots/00000001/fish/part-0.parquet"]},
+    "extracts": [{"path": "s3a://bucket/out/dense", "form": "dense"}],
+}
 
 
 def default_profile(**overrides: object) -> EmrProfile:
@@ -35,7 +41,10 @@ def default_profile(**overrides: object) -> EmrProfile:
 
 
 def snapshot_request(profile: EmrProfile) -> dict:
-    steps = build_steps("snapshot", PLAN, PACKAGE, INPUTS, OUTPUTS, profile)
+    staged = build_staged_plan(JOB_PLAN, profile.staging, "hdfs:///ivory/staging/snapshot-r1",
+                               "s3a://bucket/repo/_ivory/emr/runs/snapshot-r1", emr_uri)
+    steps = build_steps("snapshot", PLAN, PACKAGE, profile, staged.copies_in,
+                        staged.copies_out)
     return build_run_job_flow("ivory snapshot 00000002 2014-06-30", steps, profile,
                               "s3://bucket/repo",
                               "ivory snapshot -d 2014-06-30 -o dense:psv=s3://bucket/out/dense")
@@ -58,22 +67,17 @@ def test_step_order_and_arguments() -> None:
     steps = request["Steps"]
     assert {s["ActionOnFailure"] for s in steps} == {"TERMINATE_CLUSTER"}
     assert {s["HadoopJarStep"]["Jar"] for s in steps} == {"command-runner.jar"}
+    run = "s3://bucket/repo/_ivory/emr/runs/snapshot-r1"
+    hdfs = "hdfs:///ivory/staging/snapshot-r1"
     assert args_of(request) == [
-        ["s3-dist-cp", "--src", "s3://bucket/repo/factsets/00000000",
-         "--dest", "hdfs:///ivory/staging/bucket/repo/factsets/00000000"],
-        ["s3-dist-cp", "--src", "s3://bucket/repo/factsets/00000001",
-         "--dest", "hdfs:///ivory/staging/bucket/repo/factsets/00000001"],
-        ["s3-dist-cp", "--src", "s3://bucket/repo/snapshots/00000001",
-         "--dest", "hdfs:///ivory/staging/bucket/repo/snapshots/00000001"],
+        ["s3-dist-cp", "--src", "s3://bucket/repo", "--dest", f"{hdfs}/in/bucket/repo",
+         "--srcPrefixesFile", f"{run}/inputs-1.txt"],
         ["spark-submit", "--deploy-mode", "cluster", "--py-files", PACKAGE,
          "--conf", "spark.pyspark.python=/usr/bin/python3.11",
          "s3://bucket/repo/_ivory/emr/packages/ivory-0123456789abcdef/jobs/snapshot.py",
-         "--plan", "s3://bucket/repo/_ivory/emr/runs/snapshot-00000002/plan.json",
-         "--result", "s3://bucket/repo/_ivory/emr/runs/snapshot-00000002/result.json"],
-        ["s3-dist-cp", "--src", "hdfs:///ivory/staging/bucket/repo/snapshots/00000002",
-         "--dest", "s3://bucket/repo/snapshots/00000002"],
-        ["s3-dist-cp", "--src", "hdfs:///ivory/staging/bucket/out/dense",
-         "--dest", "s3://bucket/out/dense"],
+         "--plan", f"{run}/plan.json", "--result", f"{run}/result.json"],
+        ["s3-dist-cp", "--src", f"{hdfs}/out/0", "--dest", f"{run}/out/0"],
+        ["s3-dist-cp", "--src", f"{hdfs}/out/1", "--dest", f"{run}/out/1"],
     ]
 
 
@@ -187,27 +191,21 @@ def test_moto_accepts_the_request() -> None:
     assert len(steps) == len(request["Steps"])
 
 
-def test_snapshot_dry_run_plans_without_writing(s3_bucket: str, tmp_path: Path,
+def test_snapshot_dry_run_plans_without_writing(s3_bucket: str,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
     from ivory.cli import main
-    from ivory.emr.dry_run import snapshot_request as dry_run_request
-    from ivory.planning import parse_output_spec
     from ivory.repository import Repository
 
     location = f"s3://{s3_bucket}/repo"
     repository, _ = Repository.create(location, "UTC")
-    outputs = [parse_output_spec(f"dense:psv=s3://{s3_bucket}/out/dense")]
-    request = dry_run_request(repository, dt.date(2014, 6, 30), outputs, default_profile(),
-                              package_uri=PACKAGE)
-    submit = next(a for a in args_of(request) if a[0] == "spark-submit")
-    assert submit[submit.index("--plan") + 1] == (
-        f"s3://{s3_bucket}/repo/_ivory/emr/runs/snapshot-00000000/plan.json")
-    assert args_of(request)[-1][-1] == f"s3://{s3_bucket}/out/dense"
-    assert not list(repository.data.list("snapshots/", None))  # nothing allocated
-
     assert main(["snapshot", "-r", location, "-d", "2014-06-30", "--runner", "emr",
                  "--dry-run", "-o", f"dense:psv=s3://{s3_bucket}/out/dense"]) == 0
     printed = json.loads(capsys.readouterr().out)
     assert printed["Tags"][0] == {"Key": "ivory:repository", "Value": location}
-    assert main(["snapshot", "-r", location, "--runner", "emr"]) == 1
-    assert "running on EMR is not implemented yet" in capsys.readouterr().err
+    submit = next(a for a in args_of(printed) if a[0] == "spark-submit")
+    plan = submit[submit.index("--plan") + 1]
+    assert plan.startswith(f"s3://{s3_bucket}/repo/_ivory/emr/runs/snapshot-")
+    assert args_of(printed)[-1][-1].startswith(f"s3://{s3_bucket}/repo/_ivory/emr/runs/")
+    assert not list(repository.data.list("snapshots/", None))  # nothing allocated
+    assert not list(repository.data.list("_ivory/", None))  # nothing uploaded
+    assert main(["snapshot", "-r", "/tmp/not-on-s3", "--runner", "emr", "--dry-run"]) == 1
