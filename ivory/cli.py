@@ -144,6 +144,10 @@ def build_parser() -> argparse.ArgumentParser:
                            "and print its path")
     p.add_argument("-o", "--output", default="dist", metavar="DIR",
                    help="directory to write ivory-<hash>.zip into (default dist)")
+    p.add_argument("--upload", action="store_true",
+                   help="also upload it (and jobs/*.py) under the repository's "
+                        "_ivory/emr/packages/, once per content, MD5-checked")
+    _add_repository(p)
 
     p = command("ls", "list factsets and snapshots with their state (published, expired, "
                       "unpublished), size, facts and dates (D5.1)")

@@ -279,6 +279,10 @@ def run_package(args: argparse.Namespace) -> int:
     from ivory.package import build_package
 
     print(build_package(args.output))
+    if getattr(args, "upload", False):
+        from ivory.emr.launch import upload_package
+
+        print(upload_package(_open(args).data))
     return 0
 
 
