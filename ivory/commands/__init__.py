@@ -110,7 +110,8 @@ def _runner(args: argparse.Namespace, repository=None):  # -> LocalRunner | EmrR
     kind = getattr(args, "runner", "local")
     if kind == "local" and not getattr(args, "dry_run", False):
         return LocalRunner(settings=args.defines or None)
-    command = " ".join(["ivory", *(a for a in sys.argv[1:] if not a.startswith("-D"))])
+    command = " ".join(["ivory", *(a for a in sys.argv[1:]
+                                   if not a.startswith("-D") and a != "--dry-run")])
     return make_runner(kind, repository.data if repository is not None else None,
                        profile=getattr(args, "profile", "default"),
                        dry_run=getattr(args, "dry_run", False), settings=args.defines,
