@@ -22,9 +22,10 @@ in the dictionary are dropped (§6). Tombstones win like any value and are store
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame, Observation
 from pyspark.sql import functions as F
 
 from ivory.jobs import columns as C
@@ -36,8 +37,33 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 SNAPSHOT_PRIORITY = 32767
-_ORDER = ["date", "seconds", "_rank"]
 _VALUES = ["tombstone", *VALUE_COLUMNS.values()]
+#: Days from this date to a fact's date lead the packed ordering key (:func:`ordering_key`).
+_KEY_EPOCH = "1600-01-01"
+
+
+def ordering_key(date: Column, seconds: Column, priority: Column) -> Column:
+    """A ``long`` that orders facts like (date, seconds, highest priority first) (§7.2, §6):
+    ``(days since 1600-01-01 * 86400 + seconds) * 32768 + (32767 - priority)``.
+
+    Exact for seconds in [0, 86400) and priorities 1..32767 (an earlier snapshot's facts have
+    32767, the lowest); it stays far from overflow for every valid date (§5.3: up to
+    3000-12-31 gives about 1.5e15). One ``long`` compares faster than three columns, and
+    the struct that :func:`latest_facts` maximises is that much narrower.
+    """
+    days = F.datediff(date, F.lit(_KEY_EPOCH).cast("date")).cast("long")
+    return (days * 86400 + seconds.cast("long")) * 32768 + (32767 - priority.cast("long"))
+
+
+def carried_values(encodings: Collection[str] | None) -> list[str]:
+    """The value columns a snapshot must carry for features of ``encodings`` (the dictionary's
+    concrete encodings): ``tombstone``, the columns of those primitive encodings and every
+    non-primitive value column. The others are null in every relevant fact, so
+    :func:`latest_facts` does not move them through its shuffle. ``None``: all of them."""
+    if encodings is None:
+        return list(_VALUES)
+    unused = {column for encoding, column in VALUE_COLUMNS.items() if encoding not in encodings}
+    return [c for c in _VALUES if c not in unused]
 
 
 def read_facts(spark: SparkSession, plan: dict[str, Any]) -> DataFrame:
@@ -58,26 +84,40 @@ def read_facts(spark: SparkSession, plan: dict[str, Any]) -> DataFrame:
     return facts
 
 
-def latest_facts(facts: DataFrame, features: DataFrame, date: str) -> DataFrame:
+def latest_facts(facts: DataFrame, features: DataFrame, date: str,
+                 encodings: Collection[str] | None = None) -> DataFrame:
     """The winning fact per (entity, namespace, name) at ``date`` (yyyy-MM-dd), §7.2.
+
+    One sort-based aggregation: the maximum of a struct led by :func:`ordering_key`, then the
+    carried value columns (the tie-break of exact ties). Measured at 10M facts on 2 cores
+    (warm, ``scripts/bench`` data): 13.7 s with the three-column order and all seven value
+    columns, 10.5 s with the packed key and only the used columns; a ``row_number()`` window
+    on the same columns took 9.6-10 s, a hash aggregate of the key joined back to the facts
+    16-22 s (it scans and shuffles the facts twice).
 
     Args:
         facts: fact schema plus ``priority``.
         features: the dictionary table; only its concrete features are kept.
+        encodings: the concrete features' encodings, to leave unused value columns out of
+            the shuffle (:func:`carried_values`); ``None`` carries every column.
 
     Returns:
         Rows of the fact schema.
     """
     concrete = F.broadcast(features.filter(~F.col("virtual")).select("namespace", "name"))
-    winner = F.max(F.struct(*_ORDER, *_VALUES)).alias("w")
+    carried = carried_values(encodings)
+    winner = F.max(F.struct("_key", *carried, "date", "seconds")).alias("w")
+    types = {field.name: field.dataType for field in C.FACT_SCHEMA.fields}
     return (
         facts.filter(F.col("date") <= F.lit(date).cast("date"))
         .join(concrete, ["namespace", "name"])
-        .withColumn("_rank", -F.col("priority"))
+        .select("entity", "namespace", "name", "date", "seconds", *carried,
+                ordering_key(F.col("date"), F.col("seconds"), F.col("priority")).alias("_key"))
         .groupBy("entity", "namespace", "name")
         .agg(winner)
         .select("entity", "namespace", "name", "w.date", "w.seconds",
-                *[F.col(f"w.{c}").alias(c) for c in _VALUES])
+                *[F.col(f"w.{c}").alias(c) if c in carried
+                  else F.lit(None).cast(types[c]).alias(c) for c in _VALUES])
     )
 
 
@@ -94,28 +134,41 @@ def run(spark: SparkSession, plan: dict[str, Any]) -> dict[str, Any]:
         "mode string, tombstones array<string>",
     ).cache()
     output = plan["output"].rstrip("/")
+    written: int | None = None
     if plan["compute"]:
-        snapshot = latest_facts(read_facts(spark, plan), features, plan["date"])
+        encodings = {f["encoding"] for f in plan["features"] if not f["virtual"]}
+        snapshot = latest_facts(read_facts(spark, plan), features, plan["date"], encodings)
         staging = output + "/_staging"
-        (snapshot.withColumn("_ns", F.col("namespace"))
+        counted = Observation("snapshot")
+        (snapshot.observe(counted, F.count(F.lit(1)).alias("facts"))
+         .withColumn("_ns", F.col("namespace"))
          .sortWithinPartitions("_ns", "entity", "name")
          .write.mode("overwrite").partitionBy("_ns").parquet(staging))
+        # No metrics when adaptive execution finds the input empty: count what was stored.
+        written = counted.get.get("facts")
         move_hive_partitions(spark, staging, output)
     files = list_output_files(spark, output)
-    if files:
-        stored = spark.read.schema(C.FACT_SCHEMA).parquet(*[f"{output}/{f.path}" for f in files])
-    else:
-        stored = spark.createDataFrame([], C.FACT_SCHEMA)
-    stored = stored.cache()
-    try:
-        fact_count = stored.count()
-        extracts = [
-            {"path": extract["path"], "lines": write_extract(stored, features, extract)}
-            for extract in plan.get("extracts", [])
-        ]
-    finally:
-        stored.unpersist()
+    extracts: list[dict[str, Any]] = []
+    if written is not None and not plan.get("extracts"):
+        # The count observed during the write: no second pass over the stored facts.
         features.unpersist()
+        fact_count = int(written)
+    else:
+        if files:
+            stored = spark.read.schema(C.FACT_SCHEMA).parquet(
+                *[f"{output}/{f.path}" for f in files])
+        else:
+            stored = spark.createDataFrame([], C.FACT_SCHEMA)
+        stored = stored.cache()
+        try:
+            fact_count = stored.count()
+            extracts = [
+                {"path": extract["path"], "lines": write_extract(stored, features, extract)}
+                for extract in plan.get("extracts", [])
+            ]
+        finally:
+            stored.unpersist()
+            features.unpersist()
     return {
         "facts": fact_count,
         "files": [{"path": f.path, "size": f.size, "md5": f.md5} for f in files],

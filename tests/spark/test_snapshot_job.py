@@ -150,3 +150,53 @@ def test_emitted_values_shape(spark, features, stored):
         "index int, value string")
     assert_df_equality(values.filter(F.col("entity") == "e3"), expected,
                        ignore_nullable=True, ignore_row_order=True)
+
+
+def test_packed_ordering_key_orders_like_date_seconds_then_priority_section_7_2(spark):
+    """The ``long`` key of latest_facts sorts exactly like (date, seconds, -priority) over the
+    valid range of §5.3 (1600-03-01..3000-12-31) and priorities 1..32767 (§6)."""
+    import random
+
+    from ivory.jobs.snapshot import ordering_key
+
+    rng = random.Random(7)
+    edges = [D(1600, 3, 1), D(1600, 3, 2), D(1999, 12, 31), D(2000, 1, 1), D(3000, 12, 31)]
+    rows = []
+    for _ in range(300):
+        day = rng.choice(edges) if rng.random() < 0.3 else D.fromordinal(
+            rng.randint(D(1600, 3, 1).toordinal(), D(3000, 12, 31).toordinal()))
+        rows.append((day, rng.choice([0, 1, 86399, rng.randint(0, 86399)]),
+                     rng.choice([1, 2, 32766, 32767, rng.randint(1, 32767)])))
+    frame = spark.createDataFrame(rows, "date date, seconds int, priority int")
+    keyed = frame.select("date", "seconds", "priority",
+                         ordering_key(F.col("date"), F.col("seconds"), F.col("priority"))
+                         .alias("key")).collect()
+    by_key = sorted(keyed, key=lambda r: r.key)
+    by_rule = sorted(keyed, key=lambda r: (r.date, r.seconds, -r.priority))
+    assert [r.key for r in by_key] == [r.key for r in by_rule]
+    distinct = {(r.date, r.seconds, r.priority) for r in keyed}
+    assert len({r.key for r in keyed}) == len(distinct)
+
+
+def test_unused_value_columns_are_left_out_without_changing_the_winner(spark, features):
+    """latest_facts with the dictionary's encodings gives the same rows as with every value
+    column (the pruning is an optimisation only), unused columns typed and null."""
+    from ivory.jobs.snapshot import carried_values
+
+    assert carried_values({"int"}) == ["tombstone", "int_value"]
+    assert carried_values(None)[0] == "tombstone" and "string_value" in carried_values(None)
+    rows = [
+        fact("e1", "age", D(2014, 1, 1), int_value=1),
+        fact("e1", "age", D(2014, 1, 1), int_value=4, priority=2),
+        fact("e1", "name", D(2014, 1, 2), string_value="b"),
+        fact("e1", "name", D(2014, 1, 2), string_value="a"),  # exact tie: value order
+        fact("e2", "score", D(2014, 1, 3), double_value=0.5),
+        fact("e2", "score", D(2014, 1, 3), tombstone=True),
+    ]
+    frame = facts_frame(spark, rows)
+    pruned = latest_facts(frame, features, "2014-12-31", {"int", "string", "double"})
+    full = latest_facts(frame, features, "2014-12-31")
+    assert pruned.schema == full.schema
+    assert_df_equality(pruned, full, ignore_row_order=True)
+    assert {r.entity + r.name: r.int_value or r.string_value or r.tombstone
+            for r in pruned.collect()} == {"e1age": 1, "e1name": "b", "e2score": True}
