@@ -50,13 +50,15 @@ join-back shuffles every fact's value a second time.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from ivory.jobs.columns import FACT_SCHEMA
 from ivory.jobs.extract import CHORD_DATE, write_extract
-from ivory.jobs.snapshot import SNAPSHOT_PRIORITY, read_facts
+from ivory.jobs.snapshot import carried_values, ordering_key, read_facts
 from ivory.schema import VALUE_COLUMNS
 
 if TYPE_CHECKING:
@@ -64,18 +66,6 @@ if TYPE_CHECKING:
 
 _VALUES = ["tombstone", *VALUE_COLUMNS.values()]
 _GROUP = ["entity", CHORD_DATE, "namespace", "name"]
-
-
-def ordering_key(date: Any, seconds: Any, priority: Any) -> Any:
-    """A ``long`` that orders facts like (date, seconds, -priority) (§6, §7.2).
-
-    ``(days since 1970-01-01 * 86400 + seconds) * 65536 + (32767 - priority)``: days lie in
-    [-135140, 376200] for the supported dates 1600-03-01..3000-12-31, so the key stays far
-    inside 63 bits; priorities are 1..32767.
-    """
-    days = F.datediff(date, F.lit("1970-01-01").cast("date")).cast("long")
-    instant = days * F.lit(86400) + seconds.cast("long")
-    return instant * F.lit(65536) + (F.lit(SNAPSHOT_PRIORITY) - priority).cast("long")
 
 
 def read_requests(spark: SparkSession, requests: dict[str, Any]) -> DataFrame:
@@ -92,7 +82,8 @@ def read_requests(spark: SparkSession, requests: dict[str, Any]) -> DataFrame:
             .distinct())
 
 
-def chord_values(facts: DataFrame, features: DataFrame, requests: DataFrame) -> DataFrame:
+def chord_values(facts: DataFrame, features: DataFrame, requests: DataFrame,
+                 encodings: Collection[str] | None = None) -> DataFrame:
     """The winning fact per (entity, chord date, concrete ``state`` feature), §10.
 
     Args:
@@ -100,6 +91,8 @@ def chord_values(facts: DataFrame, features: DataFrame, requests: DataFrame) -> 
         features: the dictionary table; only concrete ``state`` features are kept, the only
             ones this version emits (§8.2; virtual features are not computed yet).
         requests: ``entity`` string, ``chord_date`` date; small (broadcast), no duplicates.
+        encodings: the concrete features' encodings: value columns of other encodings stay
+            out of the reductions (:func:`ivory.jobs.snapshot.carried_values`).
 
     Returns:
         Rows of the fact schema plus ``chord_date``; tombstones included (the extract drops
@@ -109,13 +102,16 @@ def chord_values(facts: DataFrame, features: DataFrame, requests: DataFrame) -> 
                         .select("namespace", "name"))
     dates = F.broadcast(requests.groupBy("entity")
                         .agg(F.collect_list(CHORD_DATE).alias("_dates")))
-    winner = F.struct("_key", *_VALUES, "date", "seconds")
+    carried = carried_values(encodings)
+    types = {field.name: field.dataType for field in FACT_SCHEMA.fields}
+    winner = F.struct("_key", *carried, "date", "seconds")
     buckets = (
         facts.join(dates, "entity")
         .withColumn("_bucket", F.array_min(F.filter("_dates", lambda d: d >= F.col("date"))))
         .filter(F.col("_bucket").isNotNull())
         .join(state, ["namespace", "name"])
-        .withColumn("_key", ordering_key(F.col("date"), F.col("seconds"), F.col("priority")))
+        .select("entity", "namespace", "name", "_bucket", "date", "seconds", *carried,
+                ordering_key(F.col("date"), F.col("seconds"), F.col("priority")).alias("_key"))
         .groupBy("entity", "namespace", "name", "_bucket")
         .agg(F.max(winner).alias("w"))
     )
@@ -125,7 +121,8 @@ def chord_values(facts: DataFrame, features: DataFrame, requests: DataFrame) -> 
         .groupBy(*_GROUP)
         .agg(F.max("w").alias("w"))
         .select("entity", "namespace", "name", "w.date", "w.seconds",
-                *[F.col(f"w.{c}").alias(c) for c in _VALUES], CHORD_DATE)
+                *[F.col(f"w.{c}").alias(c) if c in carried
+                  else F.lit(None).cast(types[c]).alias(c) for c in _VALUES], CHORD_DATE)
     )
 
 
@@ -144,7 +141,8 @@ def run(spark: SparkSession, plan: dict[str, Any]) -> dict[str, Any]:
     ).cache()
     requests = read_requests(spark, plan["requests"]).cache()
     facts = read_facts(spark, plan).filter(F.col("date") <= F.lit(plan["max_date"]).cast("date"))
-    values = chord_values(facts, features, requests).cache()
+    encodings = {f["encoding"] for f in plan["features"] if not f["virtual"]}
+    values = chord_values(facts, features, requests, encodings).cache()
     try:
         request_count = requests.count()
         entity_count = requests.select("entity").distinct().count()
