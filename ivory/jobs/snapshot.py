@@ -116,7 +116,7 @@ def latest_facts(facts: DataFrame, features: DataFrame, date: str,
         .join(concrete, ["namespace", "name"])
         .select("entity", "namespace", "name", "date", "seconds", *carried,
                 ordering_key(F.col("date"), F.col("seconds"), F.col("priority")).alias("_key"))
-        .groupBy("entity", "namespace", "name")
+        .groupBy("namespace", "entity", "name")
         .agg(winner)
         .select("entity", "namespace", "name", "w.date", "w.seconds",
                 *[F.col(f"w.{c}").alias(c) if c in carried
