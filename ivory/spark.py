@@ -49,7 +49,9 @@ LOCAL_SETTINGS: dict[str, str] = {
     "spark.driver.bindAddress": "127.0.0.1",
     "spark.driver.memory": "4g",
     # Generated code for wide projections exceeds the JIT's 8000-byte limit; compile it anyway.
-    "spark.driver.extraJavaOptions": "-XX:-DontCompileHugeMethods "
+    # The throughput collector: a 10M-fact snapshot aggregation took a median 11.9 s against
+    # 13.0 s with G1, Java 17's default (6 runs each, 2 cores); pauses do not matter here.
+    "spark.driver.extraJavaOptions": "-XX:-DontCompileHugeMethods -XX:+UseParallelGC "
     f"-Dlog4j2.configurationFile={LOG4J2_CONFIG}",
     "spark.sql.shuffle.partitions": "16",
     "spark.default.parallelism": "4",
