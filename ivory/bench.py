@@ -10,7 +10,8 @@ One run, one process:
    fact per (entity, feature, day) within a factset, written as ivory input
    (``entity|fN|value|yyyy-MM-dd`` psv under ``bench/``) and, the same rows, as Parquet for
    DuckDB; 1% more facts as one extra factset (dated up to a week later); a chord entities
-   file with about ``--requests-per-entity`` (entity, date) requests per entity.
+   file with about ``--requests-per-entity`` (entity, date) requests per entity (default:
+   the number of features, so requests ~ entity-feature pairs, 2M at 10M facts as in issue 7).
 2. **ivory** on local Spark (one LocalRunner, one JVM): ``K`` ingests, a snapshot at the last
    day, the extra ingest, an incremental snapshot a week later (it must start from the first
    snapshot: ``SnapshotResult.incremental_from``), and a chord (which takes its own seed
@@ -62,8 +63,17 @@ class Config:
     factsets: int = 4
     seed: int = 42
     work: str = "work/bench"
-    requests_per_entity: float = 0.6
+    #: Issue 7's chord has 2M (entity, date) pairs at 10M facts: one request per
+    #: (entity, feature) pair, i.e. ``features`` requests per entity by default.
+    requests_per_entity: float | None = None
     spark_settings: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def requests_per_entity_count(self) -> float:
+        """Chord requests per entity (before duplicates collapse)."""
+        if self.requests_per_entity is not None:
+            return self.requests_per_entity
+        return float(self.features)
 
     @property
     def entity_count(self) -> int:
@@ -264,7 +274,7 @@ def generate(cfg: Config, work: str) -> Generated:
     parquet.append(os.path.join(work, "reference", "facts-extra.parquet"))
     counts.append(_write_factset(rng, max(1, cfg.facts // 100), cfg, cfg.days + EXTRA_DAYS,
                                  cfg.factsets, extra, parquet[-1]))
-    n = max(1, round(cfg.requests_per_entity * cfg.entity_count))
+    n = max(1, round(cfg.requests_per_entity_count * cfg.entity_count))
     entity = rng.integers(0, cfg.entity_count, n)
     day = rng.integers(0, cfg.days, n)
     keys = np.unique(entity * cfg.days + day)
@@ -648,7 +658,8 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Config, bool]:
     parser.add_argument("--seed", type=int, default=Config.seed)
     parser.add_argument("--work", default=Config.work, help="working directory (replaced)")
     parser.add_argument("--requests-per-entity", type=float,
-                        default=Config.requests_per_entity)
+                        default=Config.requests_per_entity,
+                        help="chord (entity, date) requests per entity (default: --features)")
     parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
     parser.add_argument("-D", dest="settings", action="append", default=[],
                         metavar="KEY=VALUE", help="a Spark setting, e.g. -Dspark.driver.memory=8g")
