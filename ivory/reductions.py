@@ -21,7 +21,16 @@ import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from ivory.dictionary import ConcreteDefinition, Dictionary, FeatureId, VirtualDefinition, Window
+from ivory.dictionary import (
+    ConcreteDefinition,
+    Dictionary,
+    FeatureId,
+    Mode,
+    VirtualDefinition,
+    Window,
+    parse_encoding,
+    render_encoding,
+)
 from ivory.encoding import Encoding, ListEncoding, PrimitiveEncoding, StructEncoding
 from ivory.expressions import (
     Expression,
@@ -76,6 +85,7 @@ class Virtual:
     source: Encoding
     result: Encoding
     render: Encoding = field(default=PrimitiveEncoding.STRING)
+    text: tuple[str, str | None] = ("", None)
 
 
 def compile_virtual(definition: VirtualDefinition, source: ConcreteDefinition) -> Virtual:
@@ -91,7 +101,7 @@ def compile_virtual(definition: VirtualDefinition, source: ConcreteDefinition) -
     if expr.name == "latest_by":  # a list of the source structs (§8.4)
         render = ListEncoding(source.encoding)  # type: ignore[arg-type]
     return Virtual(definition.feature, expr, flt, definition.window, source.encoding, result,
-                   render)
+                   render, (definition.expression, definition.filter))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -484,6 +494,50 @@ def build_groups(dictionary: Dictionary) -> dict[FeatureId, Group]:
     return out
 
 
+def group_to_json(group: Group) -> dict[str, object]:
+    """A group as JSON for job plans (``build_squash_table``), read back by
+    :func:`group_from_json`; virtual features keep their §8.5 order and carry their index."""
+    c = group.concrete
+    return {
+        "namespace": c.feature.namespace, "name": c.feature.name,
+        "encoding": render_encoding(c.encoding), "mode": c.mode.render(),
+        "virtuals": [{"namespace": v.feature.namespace, "name": v.feature.name,
+                      "expression": v.text[0], "filter": v.text[1],
+                      "window": v.window.render() if v.window else None}
+                     for v in group.virtuals],
+    }
+
+
+def group_from_json(row: dict[str, object]) -> Group:
+    """The :class:`Group` of a :func:`group_to_json` row.
+
+    Raises:
+        DictionaryError: an expression, filter, window or encoding does not parse.
+    """
+    fid = FeatureId(str(row["namespace"]), str(row["name"]))
+    concrete = ConcreteDefinition(fid, parse_encoding(str(row["encoding"])),
+                                  Mode.parse(str(row["mode"])))
+    virtuals = []
+    for v in row["virtuals"]:  # type: ignore[attr-defined]
+        window = Window.parse(v["window"]) if v["window"] else None
+        definition = VirtualDefinition(FeatureId(v["namespace"], v["name"]), fid,
+                                       v["expression"], v["filter"], window)
+        virtuals.append(compile_virtual(definition, concrete))
+    return Group(concrete, tuple(virtuals))
+
+
+def virtual_results(group: Group, facts: Sequence[Fact], end: dt.date
+                    ) -> list[tuple[int, Virtual, object]]:
+    """The non-null results of the group's virtual features at ``end`` (§8.2) with each
+    feature's position in the §8.5 order (1-based; 0 is the concrete ``latest``)."""
+    out = []
+    for position, v in enumerate(group.virtuals, 1):
+        result = evaluate(v, facts, group.is_state, end)
+        if result is not None:
+            out.append((position, v, result))
+    return out
+
+
 def squash_group(group: Group, facts: Sequence[Fact], end: dt.date
                  ) -> list[tuple[FeatureId, Encoding, object]]:
     """The values one (entity, concrete feature) group emits at ``end`` (§8.2), in order:
@@ -499,10 +553,7 @@ def squash_group(group: Group, facts: Sequence[Fact], end: dt.date
         known = [f for f in facts if f.date <= end]
         if known and known[-1].value is not TOMBSTONE:
             out.append((group.concrete.feature, group.concrete.encoding, known[-1].value))
-    for v in group.virtuals:
-        result = evaluate(v, facts, group.is_state, end)
-        if result is not None:
-            out.append((v.feature, v.render, result))
+    out.extend((v.feature, v.render, result) for _, v, result in virtual_results(group, facts, end))
     return out
 
 
