@@ -137,3 +137,21 @@ def test_chord_with_and_without_seed_snapshot_matches_the_reference_section_10(
     assert "ID00000000:2014-04-03|expression|count_by|{}" in early
     assert "ID00000000:2014-04-03|expression|inverse_num_flips|NaN" in early
     assert "ID00000000:2014-04-03|expression|num_flips|0" in early
+
+
+def test_debug_dump_reduction_replays_the_snapshot_section_11_2(window_repo, local_runner):
+    """T: window dump.psv (compared sorted), through the command line handler (§11.2)."""
+    from ivory.cli import main
+
+    repo, tmp = window_repo
+    taken = snapshot(repo, D(2014, 7, 1), [], local_runner)
+    out = tmp / "dump"
+    status = main(["debug-dump-reduction", "-r", str(tmp / "repo"), "-e", "ID00000000",
+                   "-e", "ID00000001", "-f", "halibut:sum", "-f", "expression:count_by",
+                   "-f", "expression_state:num_flips", "-o", str(out),
+                   "-s", taken.snapshot_id])
+    assert status == 0
+    assert sorted((out / "part-m-00000").read_text().splitlines()) == sorted(
+        expected("expected-dump.psv"))
+    assert main(["debug-dump-reduction", "-r", str(tmp / "repo"), "-e", "ID00000000",
+                 "-f", "halibut:nope", "-o", str(tmp / "dump2"), "-s", taken.snapshot_id]) == 1
