@@ -104,6 +104,34 @@ def compile_virtual(definition: VirtualDefinition, source: ConcreteDefinition) -
                    render, (definition.expression, definition.filter))
 
 
+def order_facts(facts: Sequence[tuple[Fact, int]], mode: Mode) -> list[Fact]:
+    """§7.2 order and §6 de-duplication of one group's facts with their priorities
+    (1 = highest; 32767 for an earlier snapshot's facts).
+
+    Order: datetime, then (keyed sets) the key values, then priority. ``state`` keeps the
+    first fact per datetime, ``keyed_set`` the first per (datetime, key values) — a
+    tombstone has no key values and de-duplicates with other tombstones —, ``set`` all.
+    """
+    def keys(fact: Fact) -> tuple[str, ...]:
+        v = fact.value
+        if mode.kind != "keyed_set" or not isinstance(v, dict):
+            return ()
+        return tuple(render_primitive(v[k]) if k in v else "" for k in mode.keys)
+
+    ordered = sorted(facts, key=lambda fp: (fp[0].date, fp[0].seconds, keys(fp[0]), fp[1]))
+    if mode.kind == "set":
+        return [fact for fact, _ in ordered]
+    out: list[Fact] = []
+    last: tuple[object, ...] | None = None
+    for fact, _ in ordered:
+        marker = (fact.date, fact.seconds, keys(fact), fact.value is TOMBSTONE
+                  if mode.kind == "keyed_set" else None)
+        if marker != last:
+            out.append(fact)
+            last = marker
+    return out
+
+
 # ---------------------------------------------------------------------------------------------
 # Facts seen (§8.3) and filters (§3.7)
 

@@ -242,3 +242,16 @@ def test_squash_group_emits_concrete_latest_first_then_virtuals_section_8_2():
     assert [(str(fid), value) for fid, _, value in out] == [
         ("ns:c", 5), ("ns:b", 1), ("ns:a", 1)]  # reverse order of the lines (§8.5)
     assert Window(1, "day").render() == "1 day"
+
+
+def test_mode_de_duplication_and_order_section_6_7_2():
+    from ivory.dictionary import Mode
+    from ivory.reductions import order_facts
+
+    same = D(2014, 6, 2)
+    facts = [(f(same, "low"), 2), (f(same, "high"), 1), (f(MAY2, "early"), 3)]
+    assert [x.value for x in order_facts(facts, Mode("state"))] == ["early", "high"]
+    assert [x.value for x in order_facts(facts, Mode("set"))] == ["early", "high", "low"]
+    keyed = [(f(same, {"a": "x", "n": 1}), 2), (f(same, {"a": "x", "n": 2}), 1),
+             (f(same, {"a": "y", "n": 3}), 3)]
+    assert [x.value["n"] for x in order_facts(keyed, Mode("keyed_set", ("a",)))] == [2, 3]
