@@ -77,17 +77,17 @@ def windowed_facts(facts: DataFrame, starts: DataFrame, date: str) -> DataFrame:
     columns = facts.columns[: facts.columns.index("priority")]
     joined = (facts.filter(F.col("date") <= F.lit(date).cast("date"))
               .join(F.broadcast(starts), ["namespace", "name"]))
+    # Only facts inside the window need the state de-duplication; the maximum below picks
+    # one fact among those on or before W, which de-duplicates them anyway.
+    after = joined.filter(F.col("date") > F.col("window_start"))
     winner = F.max(F.struct(-F.col("priority"), *_VALUES)).alias("w")
-    state = (joined.filter(F.col("mode") == "state")
-             .groupBy("entity", "namespace", "name", "date", "seconds", "window_start")
+    state = (after.filter(F.col("mode") == "state")
+             .groupBy("entity", "namespace", "name", "date", "seconds")
              .agg(winner)
-             .select("entity", "namespace", "name", "date", "seconds", "window_start",
-                     F.lit(0).alias("priority"), *[F.col(f"w.{c}").alias(c) for c in _VALUES]))
-    other = joined.filter(F.col("mode") != "state").select(
-        "entity", "namespace", "name", "date", "seconds", "window_start", "priority", *_VALUES)
-    deduped = state.unionByName(other)
-    inside = deduped.filter(F.col("date") > F.col("window_start")).select(*columns)
-    last = (deduped.filter(F.col("date") <= F.col("window_start"))
+             .select("entity", "namespace", "name", "date", "seconds",
+                     *[F.col(f"w.{c}").alias(c) for c in _VALUES]))
+    inside = state.unionByName(after.filter(F.col("mode") != "state").select(*columns))
+    last = (joined.filter(F.col("date") <= F.col("window_start"))
             .groupBy("entity", "namespace", "name")
             .agg(F.max(F.struct("date", "seconds", -F.col("priority"), *_VALUES)).alias("w"))
             .select("entity", "namespace", "name", "w.date", "w.seconds",
