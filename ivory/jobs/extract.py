@@ -15,10 +15,12 @@ was computed for. It is kept through :func:`emitted_values`; the output entity b
 Order (§8.5, our contract): sparse lines by source concrete feature (feature-id order),
 then entity (UTF-8 byte order), then chord date, then position in the group (the concrete
 ``latest`` first, then the virtual features in reverse order of their dictionary lines).
-Dense lines by entity, then chord date. Small outputs (up to :data:`SINGLE_FILE_LINES`
-lines) are written as a single part file; part files are named ``part-m-NNNNN`` (sparse)
-and ``part-r-NNNNN`` (dense) as §9.1 says. The one place an output's format is dispatched
-is :func:`write_extract`.
+Entities compare as plain UTF-8 bytes: upstream's
+QUIRK (entity bytes followed by a 4-byte date, §8.5) differs only for an entity whose next
+byte after a shorter entity's end is below 0x07. Dense lines by entity, then chord date.
+Small outputs (up to :data:`SINGLE_FILE_LINES` lines) are written as a single part file;
+part files are named ``part-m-NNNNN`` (sparse) and ``part-r-NNNNN`` (dense) as §9.1
+says. The one place an output's format is dispatched is :func:`write_extract`.
 """
 
 from __future__ import annotations
