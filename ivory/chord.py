@@ -40,6 +40,7 @@ from ivory.metadata import RepositoryState, Version
 from ivory.planning import (
     OutputSpec,
     build_feature_table,
+    build_squash_table,
     is_snapshot_usable,
     parse_output_spec,
     select_partitions,
@@ -238,6 +239,7 @@ def plan_chord(repository: Repository, state: RepositoryState, requests: ChordRe
     return {
         "job": "chord",
         "features": build_feature_table(dictionary),
+        "squash": build_squash_table(dictionary),
         "requests": request_json,
         "max_date": requests.latest.isoformat(),
         "inputs": [dict(s, files=uris(s["files"])) for s in inputs],

@@ -129,6 +129,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", help="write part files into this directory instead")
     _add_repository(p)
 
+    p = command("debug-dump-reduction",
+                "replay the squash of a snapshot step by step for some entities (§11.2)")
+    p.add_argument("-e", "--entity", action="append", required=True)
+    p.add_argument("-f", "--feature", action="append", default=[], metavar="NS:NAME",
+                   help="virtual feature, or concrete feature for all its virtual features "
+                        "(repeatable; default all)")
+    p.add_argument("-s", "--snapshot", required=True)
+    p.add_argument("-o", "--output", required=True, help="directory to write part files into")
+    _add_repository(p)
+
     p = command("cat-errors", "print ingest error records (§11.3)")
     p.add_argument("-d", "--delimiter", default="|")
     p.add_argument("paths", nargs="+", metavar="PATH")

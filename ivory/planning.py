@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from ivory.dictionary import ConcreteDefinition, Dictionary, render_encoding
 from ivory.errors import IngestError, SnapshotError, UsageError
 from ivory.manifest import Manifest
+from ivory.reductions import build_groups, group_to_json
 from ivory.repository import SnapshotRecord
+from ivory.windows import covers, snapshot_window_starts
 
 DELIMITERS = {"psv": "|", "csv": ",", "tsv": "\t"}
 #: Priority of facts carried in from an earlier snapshot: below every factset (§6).
@@ -190,6 +192,15 @@ def build_feature_table(dictionary: Dictionary) -> list[dict[str, object]]:
     return rows
 
 
+def build_squash_table(dictionary: Dictionary) -> list[dict[str, object]]:
+    """The concrete features that have virtual features, with those features, as JSON rows
+    for the snapshot and chord jobs (§8; rows of :func:`ivory.reductions.group_to_json`, in
+    feature-id order; each group's virtual features in the §8.5 order)."""
+    groups = build_groups(dictionary)
+    return [group_to_json(groups[fid]) for fid in dictionary.sorted_features()
+            if fid in groups and groups[fid].virtuals]
+
+
 def check_ingest_namespaces(namespaces: Sequence[str], dictionary: Dictionary) -> None:
     """Raise IngestError ``Unknown namespaces: a, b`` for namespaces not in the dictionary
     (§5.1)."""
@@ -240,12 +251,8 @@ def build_ingest_plan(
     }
 
 
-def _has_windows(dictionary: Dictionary) -> bool:
-    return any(getattr(d, "window", None) is not None for d in dictionary.definitions)
-
-
 def _modes(dictionary: Dictionary) -> dict[object, str]:
-    return {d.feature: d.mode.kind for d in dictionary.definitions
+    return {fid: d.mode.render() for fid, d in dictionary.by_feature.items()
             if isinstance(d, ConcreteDefinition)}
 
 
@@ -255,17 +262,26 @@ def is_snapshot_usable(record: SnapshotRecord, date: dt.date, store: Sequence[st
     """Whether an earlier snapshot can seed a snapshot at ``date`` (§7.4).
 
     Usable iff its date <= ``date``, its store is a subset of the current store, and it was
-    computed with the same dictionary or (neither dictionary has windows and no concrete
-    feature changed mode).
+    computed with the same dictionary (windows end later, so they start later: what the
+    snapshot kept covers them) or, for every concrete feature of both dictionaries: the
+    same mode, and the facts the snapshot kept cover the window needed now (§7.3, §7.4:
+    kept after ``W_old`` at the snapshot's date, needed after ``W_new`` at ``date``;
+    without windows ``W`` is the date itself). As before, a feature new in the current
+    dictionary does not make a snapshot unusable (upstream's rule), although the snapshot
+    dropped any facts it had (§6).
     """
     if record.date > date or not set(snapshot_store) <= set(store):
         return False
     if record.dictionary_version == dictionary_version:
         return True
-    if _has_windows(dictionary) or _has_windows(snapshot_dictionary):
-        return False
     old_modes = _modes(snapshot_dictionary)
-    return all(old_modes.get(f, m) == m for f, m in _modes(dictionary).items())
+    new_modes = _modes(dictionary)
+    if any(old_modes.get(f, m) != m for f, m in new_modes.items()):
+        return False
+    old_starts = snapshot_window_starts(snapshot_dictionary, record.date)
+    new_starts = snapshot_window_starts(dictionary, date)
+    return all(covers(old_starts[f], record.date, new_starts[f], date)
+               for f in new_modes if f in old_starts)
 
 
 def choose_snapshot(candidates: Sequence[tuple[SnapshotRecord, int]], strategy: str

@@ -23,6 +23,7 @@ from ivory.metadata import RepositoryState, Version
 from ivory.planning import (
     OutputSpec,
     build_feature_table,
+    build_squash_table,
     choose_snapshot,
     input_size,
     is_snapshot_usable,
@@ -133,6 +134,7 @@ def build_snapshot_plan(repository: Repository, dictionary: Any, date: dt.date,
         "date": date.isoformat(),
         "compute": reuse is None,
         "features": build_feature_table(dictionary),
+        "squash": build_squash_table(dictionary),
         "inputs": [dict(s, files=uris(s["files"])) for s in partial.get("inputs", [])],
         "previous": (dict(partial["previous"], files=uris(partial["previous"]["files"]))
                      if partial.get("previous") else None),

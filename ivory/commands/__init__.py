@@ -235,6 +235,20 @@ def run_debug_dump_facts(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_debug_dump_reduction(args: argparse.Namespace) -> int:
+    from ivory.debug_reduction import dump_reduction
+    from ivory.identifiers import parse_identifier
+    from ivory.storage import open_storage
+
+    repository = _open(args)
+    lines = list(dump_reduction(repository, parse_identifier(args.snapshot), args.entity,
+                                args.feature))
+    with open_storage(args.output).open_write("part-m-00000") as handle:
+        for line in lines:
+            handle.write((line + "\n").encode("utf-8"))
+    return 0
+
+
 def run_cat_errors(args: argparse.Namespace) -> int:
     from ivory.debug import cat_errors
 

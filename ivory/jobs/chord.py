@@ -5,6 +5,7 @@ Plan (from :func:`ivory.chord.plan_chord`)::
 
     {"job": "chord",
      "features": [...feature table, see ivory.planning.build_feature_table...],
+     "squash": [...concretes with virtual features, see ivory.planning.build_squash_table...],
      "requests": {"inline": [["ID00000001", "2014-06-03"], ...]}
                | {"path": "file:///data/entities.psv", "count": 1234567},
      "max_date": "2014-06-30",
@@ -27,7 +28,12 @@ after E's latest request date never take part. Tombstones win like values and ar
 emitted; a request with no fact on or before D has no row for that feature (§8.2: ``latest``
 is null).
 
-Plan of work (design notes: the requests are small, facts are large; no as-of join):
+Virtual features (§10, §8) are computed beside this path by
+:func:`ivory.jobs.squash.chord_squash_values`: per (entity, source feature) every fact dated
+on or before the entity's latest chord date, evaluated for each of its chord dates.
+
+Plan of work for concrete features (design notes: the requests are small, facts are large;
+no as-of join):
 
 1. the requests are **broadcast** as one date list per entity; facts of ``state``
    concrete features join it on entity and each fact gets its *bucket*: the first chord date
@@ -64,6 +70,7 @@ from pyspark.sql import functions as F
 from ivory.jobs.columns import FACT_SCHEMA
 from ivory.jobs.extract import CHORD_DATE, write_extract
 from ivory.jobs.snapshot import carried_values, ordering_key, read_facts
+from ivory.jobs.squash import chord_squash_values
 from ivory.schema import VALUE_COLUMNS
 
 if TYPE_CHECKING:
@@ -157,15 +164,18 @@ def run(spark: SparkSession, plan: dict[str, Any]) -> dict[str, Any]:
     facts = read_facts(spark, plan).filter(F.col("date") <= F.lit(plan["max_date"]).cast("date"))
     encodings = {f["encoding"] for f in plan["features"] if not f["virtual"]}
     values = chord_values(facts, features, requests, encodings).cache()
+    virtual = chord_squash_values(facts, requests, plan).cache()
     try:
         request_count = requests.count()
         entity_count = requests.select("entity").distinct().count()
         value_count = values.count()
         extracts = [
-            {"path": extract["path"], "lines": write_extract(values, features, extract)}
+            {"path": extract["path"],
+             "lines": write_extract(values, features, extract, virtual)}
             for extract in plan["extracts"]
         ]
     finally:
+        virtual.unpersist()
         values.unpersist()
         requests.unpersist()
         features.unpersist()

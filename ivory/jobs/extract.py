@@ -2,15 +2,25 @@
 delimited/escaped text.
 
 Input is one winning fact per (entity, feature) (fact schema of :mod:`ivory.jobs.columns`:
-the stored snapshot, or the chord's winners) and the dictionary feature table. Emitted values
-(§8.2): concrete ``state`` features whose latest value is not a tombstone. ``set``/``keyed_set``
-concretes are never emitted; virtual features are not computed by this version (their dense
-columns show the missing value).
+the snapshot's winners, or the chord's) and the dictionary feature table, plus the values of
+virtual features computed by :mod:`ivory.jobs.squash`. Emitted values (§8.2): concrete
+``state`` features whose latest value is not a tombstone, and every non-null virtual
+feature result (a tombstone result prints the missing value). ``set``/``keyed_set``
+concretes are never emitted.
 
 Chords: the input carries one more column, ``chord_date`` (date), the request date the row
 was computed for. It is kept through :func:`emitted_values`; the output entity becomes
-``<entity>:<yyyy-MM-dd>`` and lines are ordered by entity, then chord date (§10), then feature
-index. Without ``chord_date`` (snapshots) the order is entity, then feature index.
+``<entity>:<yyyy-MM-dd>``.
+
+Order (§8.5, our contract): sparse lines by source concrete feature (feature-id order),
+then entity (UTF-8 byte order), then chord date, then position in the group (the concrete
+``latest`` first, then the virtual features in reverse order of their dictionary lines).
+Entities compare as plain UTF-8 bytes: upstream's
+QUIRK (entity bytes followed by a 4-byte date, §8.5) differs only for an entity whose next
+byte after a shorter entity's end is below 0x07. Dense lines by entity, then chord date.
+Small outputs (up to :data:`SINGLE_FILE_LINES` lines) are written as a single part file;
+part files are named ``part-m-NNNNN`` (sparse) and ``part-r-NNNNN`` (dense) as §9.1
+says. The one place an output's format is dispatched is :func:`write_extract`.
 """
 
 from __future__ import annotations
@@ -24,6 +34,8 @@ from ivory.jobs import columns as C
 
 #: The extra key column of chord rows (§10).
 CHORD_DATE = "chord_date"
+#: Outputs with at most this many lines are written as one part file (§8.5 order in one file).
+SINGLE_FILE_LINES = 1_000_000
 
 
 def _keys(frame: DataFrame) -> list[str]:
@@ -38,24 +50,39 @@ def _entity_text(frame: DataFrame) -> Column:
     return F.col("entity")
 
 
-def emitted_values(snapshot: DataFrame, features: DataFrame, missing: str) -> DataFrame:
+def emitted_values(snapshot: DataFrame, features: DataFrame, missing: str,
+                   virtual_values: DataFrame | None = None) -> DataFrame:
     """The values an extract emits, one row per (entity, feature), or per (entity, chord
     date, feature) when ``snapshot`` has a ``chord_date`` column.
 
+    Args:
+        virtual_values: results of virtual features (:mod:`ivory.jobs.squash`: keys,
+            ``namespace``, ``name``, ``index``, ``value``, ``tombstone``, ``source_index``,
+            ``position``), or None.
+
     Returns:
         ``entity`` string, [``chord_date`` date,] ``namespace`` string, ``name`` string,
-        ``index`` int (feature index, §1.2), ``value`` string (rendered, §4.3).
+        ``index`` int (feature index, §1.2), ``value`` string (rendered, §4.3),
+        ``source_index`` and ``position`` (int, the §8.5 order).
     """
     state = F.broadcast(
         features.filter(~F.col("virtual") & (F.col("mode") == "state"))
         .select("namespace", "name", "index", F.col("encoding").alias("_encoding"))
     )
-    return (
+    concrete = (
         snapshot.filter(~F.col("tombstone"))
         .join(state, ["namespace", "name"])
         .select(*_keys(snapshot), "namespace", "name", "index",
-                C.render_value(F.col("_encoding"), missing).alias("value"))
+                C.render_value(F.col("_encoding"), missing).alias("value"),
+                F.col("index").alias("source_index"), F.lit(0).alias("position"))
     )
+    if virtual_values is None:
+        return concrete
+    virtual = virtual_values.select(
+        *_keys(snapshot), "namespace", "name", "index",
+        F.when(F.col("tombstone"), F.lit(missing)).otherwise(F.col("value")).alias("value"),
+        "source_index", "position")
+    return concrete.unionByName(virtual)
 
 
 def _value_text(value: Column, output: dict[str, Any]) -> Column:
@@ -63,13 +90,16 @@ def _value_text(value: Column, output: dict[str, Any]) -> Column:
 
 
 def sparse_lines(values: DataFrame, output: dict[str, Any]) -> DataFrame:
-    """Sparse text (§9.2): ``entity|namespace|name|value``, sorted by entity (then chord
-    date) then feature.
+    """Sparse text (§9.2): ``entity|namespace|name|value`` in the order of §8.5 (source
+    feature, entity, chord date, position in the group; see the module note).
 
     Returns a single ``value`` string column, ready for ``DataFrame.write.text``.
     """
     d = output["delimiter"]
-    return values.orderBy(*_keys(values), "index").select(
+    order = ["source_index", *_keys(values), "position"]
+    if "source_index" not in values.columns:
+        order = [*_keys(values), "index"]
+    return values.orderBy(*order).select(
         F.concat_ws(d, _entity_text(values), "namespace", "name",
                     _value_text(F.col("value"), output))
         .alias("value")
@@ -100,18 +130,20 @@ def dense_lines(values: DataFrame, feature_count: int, output: dict[str, Any]) -
     )
 
 
-def write_extract(snapshot: DataFrame, features: DataFrame, output: dict[str, Any]) -> int:
+def write_extract(snapshot: DataFrame, features: DataFrame, output: dict[str, Any],
+                  virtual_values: DataFrame | None = None) -> int:
     """Write one extract output as text part files under ``output["path"]`` (a URI).
 
     Args:
         snapshot: winning facts (fact schema), with ``chord_date`` for a chord.
         output: ``{"form": "dense"|"sparse", "delimiter": str, "escaped": bool,
             "missing": str, "path": uri}``.
+        virtual_values: virtual feature results (see :func:`emitted_values`), or None.
 
     Returns:
         The number of lines written.
     """
-    values = emitted_values(snapshot, features, output["missing"]).cache()
+    values = emitted_values(snapshot, features, output["missing"], virtual_values).cache()
     try:
         if output["form"] == "sparse":
             lines = sparse_lines(values, output)
@@ -119,8 +151,27 @@ def write_extract(snapshot: DataFrame, features: DataFrame, output: dict[str, An
             lines = dense_lines(values, features.count(), output)
         lines = lines.cache()
         count = lines.count()
-        lines.write.mode("errorifexists").text(output["path"])
+        (lines.coalesce(1) if count <= SINGLE_FILE_LINES else lines).write.mode(
+            "errorifexists").text(output["path"])
         lines.unpersist()
+        rename_parts(values.sparkSession, output["path"],
+                     "part-m" if output["form"] == "sparse" else "part-r")
         return count
     finally:
         values.unpersist()
+
+
+def rename_parts(spark: Any, uri: str, prefix: str) -> int:
+    """Rename Spark's ``part-*`` files under ``uri`` to ``<prefix>-NNNNN`` in name order
+    (so ``part-00000-<uuid>.txt`` becomes ``part-m-00000``, §9.1). Returns the count."""
+    jvm = spark.sparkContext._jvm
+    root = jvm.org.apache.hadoop.fs.Path(uri)
+    fs = root.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    names = sorted(s.getPath().getName() for s in fs.listStatus(root)
+                   if s.getPath().getName().startswith("part-") and s.isFile())
+    for i, name in enumerate(names):
+        source = jvm.org.apache.hadoop.fs.Path(root, name)
+        target = jvm.org.apache.hadoop.fs.Path(root, f"{prefix}-{i:05d}")
+        if not fs.rename(source, target):
+            raise OSError(f"could not rename {source.toString()} to {target.toString()}")
+    return len(names)

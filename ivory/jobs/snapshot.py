@@ -4,6 +4,7 @@ Plan (from :func:`ivory.planning.build_snapshot_plan`)::
 
     {"job": "snapshot", "snapshot_id": "00000002", "date": "2013-12-31", "compute": true,
      "features": [...feature table, see ivory.planning.build_feature_table...],
+     "squash": [...concretes with virtual features, see ivory.planning.build_squash_table...],
      "inputs": [{"factset": "00000001", "priority": 1, "files": [uri, ...]}],
      "previous": {"snapshot_id": "00000000", "files": [uri, ...]} | null,
      "output": "file:///repo/snapshots/00000002",
@@ -18,10 +19,13 @@ the winner has the latest (date, seconds), then the highest priority (smallest n
 earlier snapshot's facts have priority 32767). Remaining exact ties (same datetime, same
 factset) are broken by the value so the result is deterministic. Facts of features no longer
 in the dictionary are dropped (§6). Tombstones win like any value and are stored.
+Features whose virtual features have a window store more (§7.3, :func:`stored_facts`);
+virtual features are computed for the extracts by :mod:`ivory.jobs.squash`.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +35,13 @@ from pyspark.sql import functions as F
 from ivory.jobs import columns as C
 from ivory.jobs.extract import write_extract
 from ivory.jobs.hadoop import list_output_files, move_hive_partitions
+from ivory.jobs.squash import (
+    read_groups,
+    squash_values,
+    starts_frame,
+    window_starts,
+    windowed_facts,
+)
 from ivory.schema import VALUE_COLUMNS
 
 if TYPE_CHECKING:
@@ -124,6 +135,38 @@ def latest_facts(facts: DataFrame, features: DataFrame, date: str,
     )
 
 
+def stored_facts(facts: DataFrame, features: DataFrame, starts: DataFrame, date: str,
+                 windowed: bool, encodings: Collection[str] | None = None) -> DataFrame:
+    """What a snapshot at ``date`` stores (§7.3): the winning fact of features without a
+    window (:func:`latest_facts`), and for features with one every fact after ``W`` plus
+    the last on or before it (:func:`ivory.jobs.squash.windowed_facts`).
+
+    Args:
+        facts: fact schema plus ``priority``.
+        starts: ``namespace``, ``name``, ``mode``, ``window_start`` of windowed features.
+        encodings: the concrete features' encodings (:func:`latest_facts`).
+    """
+    if not windowed:
+        return latest_facts(facts, features, date, encodings)
+    plain = features.join(F.broadcast(starts.select("namespace", "name")),
+                          ["namespace", "name"], "left_anti")
+    return latest_facts(facts, plain, date, encodings).unionByName(
+        windowed_facts(facts, starts, date))
+
+
+def stored_winners(stored: DataFrame, features: DataFrame, starts: DataFrame, date: str,
+                   windowed: bool) -> DataFrame:
+    """The last stored fact per (entity, feature): the input of the concrete ``latest``
+    values (§8.2). Features with a window store several facts (§7.3)."""
+    if not windowed:
+        return stored
+    keys = F.broadcast(starts.select("namespace", "name"))
+    plain = stored.join(keys, ["namespace", "name"], "left_anti")
+    several = (stored.join(keys, ["namespace", "name"], "left_semi")
+               .withColumn("priority", F.lit(SNAPSHOT_PRIORITY)))
+    return plain.unionByName(latest_facts(several, features, date))
+
+
 def run(spark: SparkSession, plan: dict[str, Any]) -> dict[str, Any]:
     """Run a snapshot plan.
 
@@ -137,10 +180,14 @@ def run(spark: SparkSession, plan: dict[str, Any]) -> dict[str, Any]:
         "mode string, tombstones array<string>",
     ).cache()
     output = plan["output"].rstrip("/")
+    groups = read_groups(plan)
+    starts = starts_frame(spark, groups, plan["date"]).cache()
+    windowed = bool(window_starts(groups, dt.date.fromisoformat(plan["date"])))
     written: int | None = None
     if plan["compute"]:
         encodings = {f["encoding"] for f in plan["features"] if not f["virtual"]}
-        snapshot = latest_facts(read_facts(spark, plan), features, plan["date"], encodings)
+        snapshot = stored_facts(read_facts(spark, plan), features, starts, plan["date"],
+                                windowed, encodings)
         staging = output + "/_staging"
         counted = Observation("snapshot")
         (snapshot.observe(counted, F.count(F.lit(1)).alias("facts"))
@@ -154,6 +201,7 @@ def run(spark: SparkSession, plan: dict[str, Any]) -> dict[str, Any]:
     extracts: list[dict[str, Any]] = []
     if written is not None and not plan.get("extracts"):
         # The count observed during the write: no second pass over the stored facts.
+        starts.unpersist()
         features.unpersist()
         fact_count = int(written)
     else:
@@ -163,14 +211,22 @@ def run(spark: SparkSession, plan: dict[str, Any]) -> dict[str, Any]:
         else:
             stored = spark.createDataFrame([], C.FACT_SCHEMA)
         stored = stored.cache()
+        virtual = None
         try:
             fact_count = stored.count()
-            extracts = [
-                {"path": extract["path"], "lines": write_extract(stored, features, extract)}
-                for extract in plan.get("extracts", [])
-            ]
+            if plan.get("extracts"):
+                winners = stored_winners(stored, features, starts, plan["date"], windowed)
+                virtual = squash_values(stored, plan, plan["date"]).cache()
+                extracts = [
+                    {"path": extract["path"],
+                     "lines": write_extract(winners, features, extract, virtual)}
+                    for extract in plan["extracts"]
+                ]
         finally:
+            if virtual is not None:
+                virtual.unpersist()
             stored.unpersist()
+            starts.unpersist()
             features.unpersist()
     return {
         "facts": fact_count,

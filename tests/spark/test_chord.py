@@ -181,8 +181,8 @@ def _lines(frame):
     return [r.value for r in frame.collect()]
 
 
-def test_extract_lines_order_by_entity_then_date_and_name_entity_colon_date_section_10(
-        spark, features):
+def test_extract_lines_in_section_8_5_order_entity_colon_date_section_10(spark, features):
+    """Sparse: source feature, then entity bytes, then chord date (§8.5, §10)."""
     rows = [fact(e, "age", D(2014, 1, 1), int_value=n)
             for n, e in enumerate(["ID1", "ID10", "ID2"])]
     rows.append(fact("ID1", "name", D(2014, 1, 1), string_value="x|y"))
@@ -192,11 +192,11 @@ def test_extract_lines_order_by_entity_then_date_and_name_entity_colon_date_sect
         chord_values(facts_frame(spark, rows), features, requests_frame(spark, pairs)),
         features, "NA")
     sparse = {"delimiter": "|", "escaped": True, "missing": "NA"}
-    # entity bytes first ("ID1" before "ID10", although ':' > '0'), then dates ascending.
+    # feature first, then entity bytes ("ID1" before "ID10", although ':' > '0'), then dates.
     assert _lines(sparse_lines(values, sparse)) == [
-        "ID1:2014-01-01|ns|age|0", "ID1:2014-01-01|ns|name|x\\|y",
-        "ID1:2014-02-01|ns|age|0", "ID1:2014-02-01|ns|name|x\\|y",
-        "ID10:2014-01-01|ns|age|1", "ID2:2014-01-01|ns|age|2"]
+        "ID1:2014-01-01|ns|age|0", "ID1:2014-02-01|ns|age|0",
+        "ID10:2014-01-01|ns|age|1", "ID2:2014-01-01|ns|age|2",
+        "ID1:2014-01-01|ns|name|x\\|y", "ID1:2014-02-01|ns|name|x\\|y"]
     dense = {"delimiter": ",", "escaped": False, "missing": "-"}
     # columns: age, latest_seen (virtual), name, seen (set)
     assert _lines(dense_lines(values, 4, dense)) == [
@@ -288,15 +288,20 @@ E4|2014-03-01
 
 # Factset 2 (higher priority) wins the same-datetime ties with factset 1 and the seed
 # snapshot; E1's name is a tombstone from 03-01; E2 has no fact by 01-15; E3 has set facts
-# only; E10's fact is after its chord date; E4 has no fact.
+# only; E10's fact is after its chord date; E4 has no fact. The virtual last_weight (latest,
+# no window) follows weight; lines in §8.5 order (source feature, entity, date, position).
 EXPECTED_SPARSE = [
-    "E1:2014-01-15|fish|name|Wanda",
-    "E1:2014-01-15|fish|weight|9.0",
-    "E1:2014-02-01|fish|name|Wanda",
-    "E1:2014-02-01|fish|weight|3.0",
-    "E1:2014-03-15|fish|weight|3.0",
     "E2:2014-03-01|fish|caught|2014-01-31",
+    "E1:2014-01-15|fish|name|Wanda",
+    "E1:2014-02-01|fish|name|Wanda",
+    "E1:2014-01-15|fish|weight|9.0",
+    "E1:2014-01-15|fish|last_weight|9.0",
+    "E1:2014-02-01|fish|weight|3.0",
+    "E1:2014-02-01|fish|last_weight|3.0",
+    "E1:2014-03-15|fish|weight|3.0",
+    "E1:2014-03-15|fish|last_weight|3.0",
     "E2:2014-03-01|fish|weight|7.25",
+    "E2:2014-03-01|fish|last_weight|7.25",
 ]
 
 
@@ -377,12 +382,12 @@ def test_dense_output_and_extract_files_section_10(repository, tmp_path, local_r
                    missing="-", take_snapshot=False)
     # columns: caught, fresh (set), last_weight (virtual), name, weight
     assert read_parts(tmp_path / "dense") == [
-        "E1:2014-01-15|-|-|-|Wanda|9.0",
-        "E1:2014-02-01|-|-|-|Wanda|3.0",
-        "E1:2014-03-15|-|-|-|-|3.0",
-        "E2:2014-03-01|2014-01-31|-|-|-|7.25",
+        "E1:2014-01-15|-|-|9.0|Wanda|9.0",
+        "E1:2014-02-01|-|-|3.0|Wanda|3.0",
+        "E1:2014-03-15|-|-|3.0|-|3.0",
+        "E2:2014-03-01|2014-01-31|-|7.25|-|7.25",
     ]
-    assert read_parts(tmp_path / "sparse")[0] == "E1:2014-01-15,fish,name,Wanda"
+    assert read_parts(tmp_path / "sparse")[0] == "E2:2014-03-01,fish,caught,2014-01-31"
     assert dict(result.extract_lines)[f"file://{tmp_path}/dense"] == 4
     for name in ("dense", "sparse"):
         directory = tmp_path / name

@@ -146,8 +146,8 @@ def test_dense_extract_has_a_column_per_feature_section_9_3(spark, features, sto
 def test_emitted_values_shape(spark, features, stored):
     values = emitted_values(stored, features, "NA")
     expected = spark.createDataFrame(
-        [("e3", "ns", "score", 3, "0.1")], "entity string, namespace string, name string, "
-        "index int, value string")
+        [("e3", "ns", "score", 3, "0.1", 3, 0)], "entity string, namespace string, "
+        "name string, index int, value string, source_index int, position int")
     assert_df_equality(values.filter(F.col("entity") == "e3"), expected,
                        ignore_nullable=True, ignore_row_order=True)
 
