@@ -19,9 +19,8 @@ from ivory.dictionary import FeatureId
 from ivory.errors import IvoryError
 from ivory.planning import is_hidden
 from ivory.repository import Repository
-from ivory.schema import VALUE_COLUMNS
 from ivory.storage import Storage, open_storage
-from ivory.values import escape_text, render_primitive
+from ivory.values import escape_text, render_stored
 
 BATCH_ROWS = 65536
 
@@ -58,14 +57,9 @@ def read_rows(storage: Storage, keys: Iterable[str], columns: Sequence[str] | No
 
 
 def render_fact_value(row: dict[str, object], missing: str = "NA") -> str:
-    """The text of a stored fact's value (§4.3); tombstones print ``missing``."""
-    if row["tombstone"]:
-        return missing
-    for column in VALUE_COLUMNS.values():
-        value = row.get(column)
-        if value is not None:
-            return render_primitive(value)
-    return missing
+    """The text of a stored fact's value (§4.3; structs and lists as JSON, §4.4 with the
+    §4.5 key order of stored values); tombstones print ``missing``."""
+    return render_stored(row, missing)
 
 
 def render_dump_line(row: dict[str, object], source: str) -> str:

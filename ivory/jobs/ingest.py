@@ -26,7 +26,14 @@ from pyspark.sql import DataFrame, Observation
 from pyspark.sql import functions as F
 
 from ivory.jobs.hadoop import list_output_files, move_hive_partitions
-from ivory.jobs.parsing import is_error, is_fact, parse_facts, split_lines
+from ivory.jobs.parsing import (
+    COMPLEX_FEATURE_SCHEMA,
+    is_error,
+    is_fact,
+    parse_facts,
+    split_lines,
+    with_complex_columns,
+)
 from ivory.schema import FACT_COLUMNS
 
 if TYPE_CHECKING:
@@ -71,9 +78,9 @@ def run(spark: SparkSession, plan: dict[str, Any]) -> dict[str, Any]:
         "seconds": {step: seconds}}`` with paths relative to the factset directory.
     """
     features = spark.createDataFrame(
-        plan["features"],
+        with_complex_columns(plan["features"]),
         "namespace string, name string, index int, virtual boolean, encoding string, "
-        "mode string, tombstones array<string>",
+        "mode string, tombstones array<string>, " + COMPLEX_FEATURE_SCHEMA,
     )
     lines = None
     for source in plan["inputs"]:
