@@ -88,7 +88,9 @@ def run(spark: SparkSession, plan: dict[str, Any]) -> dict[str, Any]:
         part = split_lines(part, source["format"])
         lines = part if lines is None else lines.unionByName(part)
     assert lines is not None, "an ingest plan has at least one input"
-    parsed = parse_facts(lines, features, plan["ingest_timezone"], plan["repository_timezone"])
+    complex_values = any(str(f["encoding"])[:1] in ("(", "[") for f in plan["features"])
+    parsed = parse_facts(lines, features, plan["ingest_timezone"], plan["repository_timezone"],
+                         complex_values)
     output = plan["output"]
     watch = _Stopwatch()
     counts = Observation("ingest")

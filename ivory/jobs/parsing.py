@@ -19,6 +19,8 @@ from pyspark.sql import functions as F
 from ivory.dictionary import parse_encoding
 from ivory.encoding import ListEncoding, PrimitiveEncoding, StructEncoding
 from ivory.jobs.columns import (
+    ELEMENT,
+    FIELD,
     MAX_DATE,
     MAX_ENTITY_LENGTH,
     MIN_DATE,
@@ -303,9 +305,14 @@ def split_columns(lines: DataFrame) -> DataFrame:
     ).select("*")
 
 
-def parse_facts(lines: DataFrame, features: DataFrame, ingest_zone: str, repo_zone: str
-                ) -> DataFrame:
+def parse_facts(lines: DataFrame, features: DataFrame, ingest_zone: str, repo_zone: str,
+                complex_values: bool | None = None) -> DataFrame:
     """Parse split lines into facts or errors (§5.2-§5.4).
+
+    Struct and list values are parsed by higher-order functions (``transform``, ``filter``),
+    which Spark evaluates without whole-stage code generation; they get a projection of
+    their own, and none at all when the dictionary has no struct or list feature
+    (``complex_values=False``; None asks the feature table, one small Spark job).
 
     Args:
         lines: ``line`` string, ``path`` string, ``namespace`` string and ``fields``
@@ -347,11 +354,18 @@ def parse_facts(lines: DataFrame, features: DataFrame, ingest_zone: str, repo_zo
         F.when(kind == "double", raw.cast("double")).alias("_double"),
         F.when(kind == "string", raw).alias("string_value"),
         F.when(kind == "date", _make_date(raw)).alias("_date_value"),
-        F.when(kind.isin("struct", "list"), _complex_value(
-            kind, raw, F.col("_fields"), F.col("_element"))).alias("_complex"),
         F.when(F.length("when") == 10, _make_date(F.col("when"))).alias("_day"),
         _timestamp(F.col("when"), ingest_zone, repo_zone).alias("_stamp"),
     )
+    if complex_values is None:
+        complex_values = features.filter(
+            F.col("encoding").startswith("(") | F.col("encoding").startswith("[")).count() > 0
+    complex_type = (
+        f"struct<tombstone boolean, error string, struct_value array<{FIELD.simpleString()}>, "
+        f"list_value array<{ELEMENT.simpleString()}>>")
+    df = df.select("*", F.when(kind.isin("struct", "list"), _complex_value(
+        kind, raw, F.col("_fields"), F.col("_element"))).alias("_complex")
+        if complex_values else F.lit(None).cast(complex_type).alias("_complex"))
     # Stage 2: validity checks and the fact's date and seconds.
     double, date_value, stamp = F.col("_double"), F.col("_date_value"), F.col("_stamp")
     date = F.when(F.length("when") == 10, F.col("_day")).otherwise(F.to_date(stamp))
