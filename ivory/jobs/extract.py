@@ -111,6 +111,10 @@ def write_extract(snapshot: DataFrame, features: DataFrame, output: dict[str, An
     Returns:
         The number of lines written.
     """
+    if output.get("thrift"):  # dense:thrift / sparse:thrift (§9.4)
+        from ivory.jobs.thrift_output import write_thrift
+
+        return write_thrift(snapshot, features, output)
     values = emitted_values(snapshot, features, output["missing"]).cache()
     try:
         if output["form"] == "sparse":

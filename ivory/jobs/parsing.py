@@ -341,6 +341,8 @@ def parse_facts(lines: DataFrame, features: DataFrame, ingest_zone: str, repo_zo
     ))
     df = split_columns(lines).join(table, ["namespace", "name"], "left")
     tomb = F.coalesce(F.array_contains(F.col("_tombstones"), F.col("raw")), F.lit(False))
+    if "thrift_tombstone" in lines.columns:  # Thrift input (§5.5): the union says so
+        tomb = tomb | F.coalesce(F.col("thrift_tombstone"), F.lit(False))
     # Stage 1: which parser applies, and the raw candidates.
     df = df.select("*", F.when(tomb, "tombstone").otherwise(F.col("_encoding")).alias("_kind"))
     raw, kind = F.col("raw"), F.col("_kind")
@@ -411,8 +413,11 @@ def parse_facts(lines: DataFrame, features: DataFrame, ingest_zone: str, repo_zo
         (F.length(entity) > MAX_ENTITY_LENGTH // 2)
         & (F.octet_length(F.encode(entity, "UTF-16BE")) > 2 * MAX_ENTITY_LENGTH))
     # Stage 3: the first failing check, in the order of ivory.facts.parse_fact_line.
+    # Thrift input (§5.5): bytes that are no ThriftFact fail first.
+    decode_error = F.col("decode_error") if "decode_error" in lines.columns else F.lit(None)
     failure = (
-        F.when(n < 1, count_error(1))
+        F.when(decode_error.isNotNull(), fail(decode_error.cast("string"), 1))
+        .when(n < 1, count_error(1))
         .when(entity == "", fail("Entity id is empty", 1))
         .when(n < 2, count_error(2))
         .when(F.col("name") == "", fail("Attribute is empty", 2))
