@@ -44,6 +44,12 @@ _INTEGRAL = r"^[+-]?[0-9]+\z"
 # with the marker and no other token does (numbers, true/false, re-serialised objects and
 # arrays). Valid JSON stays valid and keeps its structure, because outside string literals
 # JSON has no quote characters.
+#
+# Validity: the raw text is read as the one element of "[" + raw + "]". Known differences
+# from the reference (json.loads), not drawn by the differential test: Spark stops after the
+# first complete value, so a raw text that closes the wrapper early and continues
+# (``{"a":1}],[{}``) is accepted; an escaped lone surrogate (``"\ud800"``) becomes ``?``
+# (Spark strings are UTF-8).
 _TAG = "\ufdd0"
 _STRING_LITERAL = r'(?s)"((?:[^"\\]|\\.)*)"'
 _JSON_OPTIONS = {"allowSingleQuotes": "false", "allowNonNumericNumbers": "false",
