@@ -176,13 +176,19 @@ def build_parser() -> argparse.ArgumentParser:
     from ivory.commands.emr import add_emr_arguments
 
     add_emr_arguments(p)
+
+    from ivory.commands.maintenance import add_parsers
+
+    add_parsers(command)  # validate, cat-thrift, rename, health-recreate, ... (§11)
     return parser
 
 
 def _handler(name: str) -> Callable[[argparse.Namespace], int]:
     from ivory import commands
+    from ivory.commands import maintenance
 
-    return getattr(commands, "run_" + name.replace("-", "_"))
+    handler = "run_" + name.replace("-", "_")
+    return getattr(commands, handler, None) or getattr(maintenance, handler)
 
 
 def split_hidden_options(argv: Sequence[str]) -> tuple[list[str], dict[str, str]]:

@@ -19,9 +19,8 @@ from ivory.dictionary import FeatureId
 from ivory.errors import IvoryError
 from ivory.planning import is_hidden
 from ivory.repository import Repository
-from ivory.schema import VALUE_COLUMNS
 from ivory.storage import Storage, open_storage
-from ivory.values import escape_text, render_primitive
+from ivory.values import escape_text, render_stored
 
 BATCH_ROWS = 65536
 
@@ -58,14 +57,9 @@ def read_rows(storage: Storage, keys: Iterable[str], columns: Sequence[str] | No
 
 
 def render_fact_value(row: dict[str, object], missing: str = "NA") -> str:
-    """The text of a stored fact's value (§4.3); tombstones print ``missing``."""
-    if row["tombstone"]:
-        return missing
-    for column in VALUE_COLUMNS.values():
-        value = row.get(column)
-        if value is not None:
-            return render_primitive(value)
-    return missing
+    """The text of a stored fact's value (§4.3; structs and lists as JSON, §4.4 with the
+    §4.5 key order of stored values); tombstones print ``missing``."""
+    return render_stored(row, missing)
 
 
 def render_dump_line(row: dict[str, object], source: str) -> str:
@@ -151,7 +145,9 @@ def cat_errors(patterns: Sequence[str], delimiter: str, out: TextIO) -> int:
         for storage, key in matches:
             try:
                 for row in read_rows(storage, [key], ["line", "message"]):
-                    out.write(f"{row['line']}{delimiter}{row['message']}\n")
+                    # Thrift input has no text line: only the message (§5.4)
+                    line = "" if row["line"] is None else f"{row['line']}{delimiter}"
+                    out.write(f"{line}{row['message']}\n")
                     count += 1
             except (OSError, ValueError) as e:
                 raise IvoryError(f"cannot read error records from {storage.uri(key)}: {e}"
@@ -172,3 +168,51 @@ def count_facts(path: str) -> int:
             except (OSError, ValueError) as e:
                 raise IvoryError(f"{path}/{key} is not a Parquet data file: {e}") from e
     return total
+
+
+def thrift_lines(input_path: str, form: str, entities: Sequence[str] = ()) -> Iterator[str]:
+    """Lines of ``cat-thrift`` (§11.4) for the SequenceFiles at ``input_path`` (a file, a
+    directory or a glob; hidden files skipped): ``dense`` ``entity|v1|v2|...``, ``sparse``
+    one ``entity|ns:name|value`` per map entry, ``fact`` ``entity|attribute|value|datetime``.
+    Values render as JSON with the §4.5 rule 4 key order; tombstones as ``NA``. Pure Python:
+    uncompressed SequenceFiles only (:mod:`ivory.sequencefile`).
+
+    Raises:
+        IvoryError: an unknown ``form``, no input file, or a file that is not such a
+            SequenceFile / value that is not the form's Thrift struct (names the file).
+    """
+    from ivory.sequencefile import read_values
+    from ivory.thrift.facts import (
+        ThriftFact,
+        ThriftFactDense,
+        ThriftFactSparse,
+        decode,
+        render_thrift,
+    )
+
+    kinds = {"dense": ThriftFactDense, "sparse": ThriftFactSparse, "fact": ThriftFact}
+    if form not in kinds:
+        raise IvoryError(f"unknown thrift format '{form}': expected dense, sparse or fact")
+    matches = match_files(input_path)
+    if not matches:
+        raise IvoryError(f"{input_path} does not exist or holds no file")
+    wanted = set(entities)
+    for storage, key in matches:
+        name = storage.uri(key)
+        with storage.open_read(key) as handle:
+            for data in read_values(handle, name):
+                try:
+                    row = decode(kinds[form], data)
+                except Exception as e:
+                    raise IvoryError(f"{name}: a value is not a {kinds[form].__name__}: {e}"
+                                     ) from e
+                if wanted and row.entity not in wanted:
+                    continue
+                if form == "dense":
+                    yield "|".join([row.entity, *(render_thrift(v) for v in row.value or [])])
+                elif form == "sparse":
+                    for feature, value in (row.value or {}).items():
+                        yield f"{row.entity}|{feature}|{render_thrift(value)}"
+                else:
+                    value = render_thrift(row.value) if row.value is not None else ""
+                    yield f"{row.entity}|{row.attribute}|{value}|{row.datetime}"

@@ -14,7 +14,13 @@ from typing import Any, Protocol
 
 from ivory.errors import IngestError, JobError
 from ivory.manifest import Manifest, ManifestFile
-from ivory.planning import InputSpec, assign_namespaces, build_ingest_plan, parse_input_spec
+from ivory.planning import (
+    InputSpec,
+    TextFormat,
+    assign_namespaces,
+    build_ingest_plan,
+    parse_input_spec,
+)
 from ivory.repository import STORE_KEY, Repository, check_timezone, parse_store, render_store
 from ivory.storage import open_storage
 
@@ -34,6 +40,22 @@ class IngestResult:
     committed: bool
     partitions: int = 0
     files: tuple[ManifestFile, ...] = field(default=(), repr=False)
+
+
+def _is_thrift(text: str) -> bool:
+    return text.split("=", 1)[0].partition("|")[0] == "sparse:thrift"
+
+
+def _parse_input(text: str) -> InputSpec:
+    """:func:`ivory.planning.parse_input_spec`, plus ``sparse:thrift`` (§5.5): namespaces
+    and files are found as for text, the job reads SequenceFiles of Thrift facts."""
+    if not _is_thrift(text):
+        return parse_input_spec(text)
+    head, path = text.split("=", 1)
+    namespace = head.partition("|")[2]
+    if not path:
+        raise IngestError(f"invalid input '{text}': the path is empty")
+    return InputSpec(TextFormat(), namespace or None, path)
 
 
 def list_input(spec: InputSpec) -> dict[str, list[str]]:
@@ -71,7 +93,8 @@ def ingest(repository: Repository, inputs: Sequence[str], runner: Runner,
 
     Args:
         repository: the open repository.
-        inputs: ``-i`` arguments, e.g. ``"sparse:delimited:psv|halibut=/data/halibut"``.
+        inputs: ``-i`` arguments, e.g. ``"sparse:delimited:psv|halibut=/data/halibut"`` or
+            ``"sparse:thrift|halibut=/data/seq"`` (SequenceFiles of Thrift facts, §5.5).
         runner: runs the job plan (local Spark or a job flow).
         timezone: the ingestion time zone (default: the repository's, §5.3).
 
@@ -81,7 +104,9 @@ def ingest(repository: Repository, inputs: Sequence[str], runner: Runner,
             missing input directories.
         JobError: the job failed or its output did not verify; nothing was committed.
     """
-    specs = [parse_input_spec(text) for text in inputs]
+    specs = [_parse_input(text) for text in inputs]
+    thrift_paths = {spec.path for spec, text in zip(specs, inputs, strict=True)
+                    if _is_thrift(text)}
     state = repository.state()
     config = repository.config(state)
     dictionary = repository.dictionary(state)
@@ -98,6 +123,12 @@ def ingest(repository: Repository, inputs: Sequence[str], runner: Runner,
         factset_uri=repository.data.uri(f"factsets/{factset_id}"),
         errors_uri=repository.data.uri(f"errors/{factset_id}"),
     )
+    if thrift_paths:
+        thrift_files = {uri for spec, groups in listed if spec.path in thrift_paths
+                        for uris in groups.values() for uri in uris}
+        for source in plan["inputs"]:  # type: ignore[union-attr]
+            if set(source["files"]) <= thrift_files:
+                source["format"] = {"thrift": True}
     result = runner.run(plan)
     verify_output(repository, f"factsets/{factset_id}", result["files"])
     files = tuple(ManifestFile(f["path"], f["size"], f["md5"]) for f in result["files"])

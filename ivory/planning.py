@@ -109,6 +109,7 @@ class OutputSpec:
     form: str
     text_format: TextFormat
     path: str
+    thrift: bool = False  # dense:thrift / sparse:thrift (§9.4)
 
 
 def parse_output_spec(text: str) -> OutputSpec:
@@ -125,11 +126,13 @@ def parse_output_spec(text: str) -> OutputSpec:
     if form not in ("dense", "sparse"):
         raise UsageError(f"invalid output form '{form}' in '{text}': expected dense or sparse")
     parsed = parse_file_format(file_format)
-    if parsed == "thrift" or (isinstance(parsed, TextFormat) and parsed.deprecated):
+    if isinstance(parsed, TextFormat) and parsed.deprecated:
         raise UsageError(f"output format '{file_format}' is not supported yet")
-    assert isinstance(parsed, TextFormat)
     if not path:
         raise UsageError(f"invalid output '{text}': the path is empty")
+    if parsed == "thrift":
+        return OutputSpec(form, TextFormat(), path, thrift=True)
+    assert isinstance(parsed, TextFormat)
     return OutputSpec(form, parsed, path)
 
 

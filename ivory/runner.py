@@ -19,7 +19,7 @@ from ivory.errors import IvoryError, JobError
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-JOBS = ("ingest", "snapshot", "chord")
+JOBS = ("ingest", "snapshot", "chord", "validate")
 
 
 class LocalRunner:

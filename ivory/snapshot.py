@@ -60,6 +60,7 @@ def build_extract_json(spec: OutputSpec, missing: str) -> dict[str, Any]:
         "escaped": spec.text_format.escaped,
         "missing": missing,
         "path": open_storage(spec.path).uri(),
+        "thrift": spec.thrift,
     }
 
 
@@ -192,7 +193,8 @@ def write_extract_files(spec: OutputSpec, dictionary: Any, snapshot_id: str, com
                         missing: str) -> None:
     """Write ``.dictionary``, ``.manifest.json`` and ``.profile`` into an extract output (§9)."""
     storage = open_storage(spec.path)
-    storage.write(".dictionary", render_extract_dictionary(dictionary, missing).encode("utf-8"))
+    storage.write(".dictionary", render_extract_dictionary(
+        dictionary, "" if spec.thrift else missing).encode("utf-8"))  # thrift: empty (§9.5)
     manifest = {
         "version": {"metadata": "v5", "ivory": __version__},
         "metadata": {"type": "extract:snapshot", "commit": commit, "snapshot": snapshot_id},

@@ -419,3 +419,110 @@ def render_value(
             scalar = _json_scalar if text_format == "json" else _render_scalar
             items.append(scalar(prim, item))
     return "[" + ",".join(items) + "]"
+
+
+# --- stored columns ---------------------------------------------------------------------
+
+_PRIMITIVE_COLUMN_NAMES = ("boolean_value", "int_value", "long_value", "double_value",
+                           "string_value", "date_value")
+
+
+def _primitive_column(value: object, encoding: PrimitiveEncoding | None = None) -> str:
+    if encoding is not None:
+        return f"{encoding.value}_value"
+    if isinstance(value, bool):
+        return "boolean_value"
+    if isinstance(value, int):
+        return "long_value"
+    if isinstance(value, float):
+        return "double_value"
+    if isinstance(value, str):
+        return "string_value"
+    if isinstance(value, datetime.date):
+        return "date_value"
+    raise TypeError(f"Not a primitive value: {value!r}")
+
+
+def _record(value: object, encoding: PrimitiveEncoding | None) -> dict[str, object]:
+    out: dict[str, object] = dict.fromkeys(_PRIMITIVE_COLUMN_NAMES)
+    out[_primitive_column(value, encoding)] = value
+    return out
+
+
+def _struct_record(encoding: StructEncoding, value: dict) -> list[dict[str, object]]:
+    return [{"name": f.name, **_record(value[f.name], f.encoding)}
+            for f in encoding.fields if f.name in value]
+
+
+def to_columns(encoding: Encoding, value: object) -> dict[str, object]:
+    """The stored value columns of a fact (:mod:`ivory.schema`): ``tombstone`` plus every
+    value column, the one of ``encoding`` set (struct fields in declaration order).
+
+    Raises:
+        KeyError / TypeError: ``value`` does not fit ``encoding``.
+    """
+    out: dict[str, object] = {"tombstone": value is TOMBSTONE,
+                              **dict.fromkeys(_PRIMITIVE_COLUMN_NAMES),
+                              "struct_value": None, "list_value": None}
+    if value is TOMBSTONE:
+        return out
+    if isinstance(encoding, PrimitiveEncoding):
+        out[_primitive_column(value, encoding)] = value
+    elif isinstance(encoding, StructEncoding):
+        out["struct_value"] = _struct_record(encoding, value)  # type: ignore[arg-type]
+    else:
+        element = encoding.element
+        out["list_value"] = [
+            {**dict.fromkeys(_PRIMITIVE_COLUMN_NAMES),
+             "struct_value": _struct_record(element, item)}  # type: ignore[arg-type]
+            if isinstance(element, StructEncoding)
+            else {**_record(item, element), "struct_value": None}
+            for item in value  # type: ignore[attr-defined]
+        ]
+    return out
+
+
+def _from_record(record: object) -> object:
+    for column in _PRIMITIVE_COLUMN_NAMES:
+        item = record[column]  # type: ignore[index]
+        if item is not None:
+            return item
+    return None
+
+
+def from_columns(row: object) -> object:
+    """The value of a stored fact row (a dict, a pyarrow row or a Spark ``Row`` with the
+    value columns of :mod:`ivory.schema`): :data:`TOMBSTONE`, a primitive, a struct ``dict``
+    in stored (declaration) order or a ``list``; None when no value column is set."""
+    get = row.get if isinstance(row, dict) else row.__getitem__  # type: ignore[attr-defined]
+    if get("tombstone"):
+        return TOMBSTONE
+    fields = get("struct_value") if _has(row, "struct_value") else None
+    if fields is not None:
+        return {f["name"]: _from_record(f) for f in fields}
+    items = get("list_value") if _has(row, "list_value") else None
+    if items is not None:
+        return [{f["name"]: _from_record(f) for f in item["struct_value"]}
+                if item["struct_value"] is not None else _from_record(item) for item in items]
+    return _from_record(row)
+
+
+def _has(row: object, column: str) -> bool:
+    if isinstance(row, dict):
+        return column in row
+    fields = getattr(row, "__fields__", None)
+    return fields is None or column in fields
+
+
+def render_stored(row: object, missing: str = "NA") -> str:
+    """Render a stored fact row's value as text (§4.3, §4.4 json, §4.5 key order of stored
+    values) without its encoding: the value column that is set gives the type, and struct
+    fields are stored in declaration order."""
+    value = from_columns(row)
+    if value is TOMBSTONE or value is None:
+        return missing
+    if isinstance(value, dict):
+        return _render_struct(None, value, "json", "stored")
+    if isinstance(value, list):
+        return render_value(ListEncoding(PrimitiveEncoding.STRING), value, missing)
+    return render_primitive(value)

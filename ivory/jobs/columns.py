@@ -21,7 +21,12 @@ long_value         bigint     set for ``long`` features
 double_value       double     set for ``double`` features
 string_value       string     set for ``string`` features
 date_value         date       set for ``date`` features
+struct_value       array      set for struct features: ``array<FIELD>``, the present fields
+                              in declaration order (:data:`FIELD`)
+list_value         array      set for list features: ``array<ELEMENT>`` (:data:`ELEMENT`)
 =================  =========  ============================================================
+
+See :mod:`ivory.schema` for why structs and lists are arrays of typed records.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ import re
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 from pyspark.sql.types import (
+    ArrayType,
     BooleanType,
     DateType,
     DoubleType,
@@ -42,6 +48,23 @@ from pyspark.sql.types import (
 )
 
 from ivory.schema import FACT_COLUMNS
+
+
+def _primitive_fields() -> list[StructField]:
+    return [
+        StructField("boolean_value", BooleanType(), True),
+        StructField("int_value", IntegerType(), True),
+        StructField("long_value", LongType(), True),
+        StructField("double_value", DoubleType(), True),
+        StructField("string_value", StringType(), True),
+        StructField("date_value", DateType(), True),
+    ]
+
+
+#: One present struct field: its name and the column of its primitive encoding (§4.1).
+FIELD = StructType([StructField("name", StringType(), True), *_primitive_fields()])
+#: One list element: a primitive column, or ``struct_value`` for a list of structs.
+ELEMENT = StructType([*_primitive_fields(), StructField("struct_value", ArrayType(FIELD), True)])
 
 FACT_SCHEMA = StructType(
     [
@@ -57,6 +80,8 @@ FACT_SCHEMA = StructType(
         StructField("double_value", DoubleType(), True),
         StructField("string_value", StringType(), True),
         StructField("date_value", DateType(), True),
+        StructField("struct_value", ArrayType(FIELD), True),
+        StructField("list_value", ArrayType(ELEMENT), True),
     ]
 )
 assert [f.name for f in FACT_SCHEMA.fields] == FACT_COLUMNS
@@ -145,8 +170,107 @@ def render_double(value: Column) -> Column:
     )
 
 
+_MASK32 = 0xFFFFFFFF
+# Characters a JSON string escapes (§4.4), and runs of characters it keeps.
+_JSON_SPECIAL = '[\\x00-\\x1f\\x7f-\\x9f"\\\\]'
+_JSON_TOKENS = '(?s)[^\\x00-\\x1f\\x7f-\\x9f"\\\\]+|.'
+_SHORT_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\f": "\\f", "\n": "\\n",
+                  "\r": "\\r", "\t": "\\t"}
+
+
+def json_string(text: Column) -> Column:
+    """A JSON string literal with the escaping of §4.4 (twin of
+    :func:`ivory.values.render_json_string`): ``"``, ``\\``, ``\\b \\f \\n \\r \\t``,
+    other U+0000-U+001F and U+007F-U+009F as ``\\u00xx`` (lower-case hex)."""
+
+    def escape(token: Column) -> Column:
+        out = F.when(F.length(token) != 1, token)
+        for char, escaped in _SHORT_ESCAPES.items():
+            out = out.when(token == char, F.lit(escaped))
+        return out.when(token.rlike(_JSON_SPECIAL), F.concat(
+            F.lit("\\u"), F.lower(F.hex(F.encode(token, "UTF-16BE"))))).otherwise(token)
+
+    slow = F.array_join(F.transform(
+        F.regexp_extract_all(text, F.lit(_JSON_TOKENS), 0), escape), "")
+    return F.concat(F.lit('"'), F.when(text.rlike(_JSON_SPECIAL), slow).otherwise(text),
+                    F.lit('"'))
+
+
+def _json_scalar(value: Column) -> Column:
+    """A primitive of a :data:`FIELD` or :data:`ELEMENT` record as JSON (§4.4)."""
+    double = value["double_value"]
+    return (
+        F.when(value["boolean_value"].isNotNull(),
+               F.when(value["boolean_value"], _lit("true")).otherwise(_lit("false")))
+        .when(value["int_value"].isNotNull(), value["int_value"].cast("string"))
+        .when(value["long_value"].isNotNull(), value["long_value"].cast("string"))
+        .when(double.isNotNull(),
+              F.when(F.isnan(double) | (F.abs(double) == F.lit(float("inf"))), _lit("null"))
+              .otherwise(render_double(double)))
+        .when(value["string_value"].isNotNull(), json_string(value["string_value"]))
+        .when(value["date_value"].isNotNull(),
+              F.concat(_lit('"'), F.date_format(value["date_value"], "yyyy-MM-dd"), _lit('"')))
+    )
+
+
+def java_string_hash(text: Column) -> Column:
+    """Java ``String.hashCode`` of ``text`` as a ``bigint`` in ``[0, 2**32)`` (twin of
+    :func:`ivory.keyorder.java_string_hash`): ``31 * h + unit`` over UTF-16 code units."""
+    units = F.hex(F.encode(text, "UTF-16BE"))
+    count = F.length(units) / 4
+    return F.when(F.length(text) == 0, F.lit(0).cast("long")).otherwise(F.aggregate(
+        F.sequence(F.lit(0), (count - 1).cast("int")), F.lit(0).cast("long"),
+        lambda h, j: (h * 31 + F.conv(units.substr(j * 4 + 1, F.lit(4)), 16, 10).cast("long"))
+        .bitwiseAND(F.lit(_MASK32))))
+
+
+def _key_rank(name: Column, count: Column, position: Column) -> Column:
+    """Sort key of one struct key among ``count`` present keys (§4.5 rules 1 and 2, as
+    :func:`ivory.keyorder.json_key_order` with context ``stored``); ``position`` is its
+    0-based declaration position among the present keys."""
+    mask = F.lit(_MASK32)
+    h = java_string_hash(name)
+    # Rule 1 (>= 5 keys): Scala 2.11 immutable HashMap, 5-bit groups from the LSB end.
+    s = (h + F.bitwise_not(F.shiftleft(h, 9)).bitwiseAND(mask)).bitwiseAND(mask)
+    s = s.bitwiseXOR(F.shiftright(s, 14))
+    s = (s + F.shiftleft(s, 4)).bitwiseAND(mask)
+    s = s.bitwiseXOR(F.shiftright(s, 10))
+    packed = F.lit(0).cast("long")
+    for group in range(7):
+        packed = packed + F.shiftleft(F.shiftright(s, 5 * group).bitwiseAND(F.lit(31)),
+                                      5 * (6 - group))
+    # Rule 2 (<= 4 keys): Java 7 HashMap(2n) buckets; latest inserted first in a bucket.
+    b = h.bitwiseXOR(F.shiftright(h, 20)).bitwiseXOR(F.shiftright(h, 12))
+    b = b.bitwiseXOR(F.shiftright(b, 7)).bitwiseXOR(F.shiftright(b, 4))
+    table = F.when(count == 1, 2).when(count == 2, 4).otherwise(8)
+    bucket = b.bitwiseAND(table - 1)
+    return F.when(count >= 5, F.struct(packed.alias("k"), position.alias("p"))).otherwise(
+        F.struct(bucket.cast("long").alias("k"), (-position).alias("p")))
+
+
+def render_struct_json(fields: Column) -> Column:
+    """A stored struct value (``array<FIELD>``) as a compact JSON object, keys in the §4.5
+    order of stored values (twin of :func:`ivory.values.render_value`, context ``stored``).
+    """
+    count = F.size(fields)
+    ranked = F.transform(fields, lambda f, i: F.struct(
+        _key_rank(f["name"], count, i).alias("rank"),
+        F.concat(json_string(f["name"]), F.lit(":"), _json_scalar(f)).alias("text")))
+    return F.concat(F.lit("{"), F.array_join(
+        F.transform(F.array_sort(ranked), lambda r: r["text"]), ","), F.lit("}"))
+
+
+def render_list_json(elements: Column) -> Column:
+    """A stored list value (``array<ELEMENT>``) as a compact JSON array (§4.4)."""
+    return F.concat(F.lit("["), F.array_join(F.transform(elements, lambda e: F.when(
+        e["struct_value"].isNotNull(), render_struct_json(e["struct_value"]))
+        .otherwise(_json_scalar(e))), ","), F.lit("]"))
+
+
 def render_value(encoding: Column, missing: str = "NA") -> Column:
-    """Render the stored value of a fact row as text (§4.3); tombstones give ``missing``.
+    """Render the stored value of a fact row as text (§4.3, §4.4); tombstones give
+    ``missing``. Structs and lists render as JSON (:func:`render_struct_json`,
+    :func:`render_list_json`).
 
     Expects the row to have the :data:`FACT_SCHEMA` value columns and ``tombstone``.
     """
@@ -159,4 +283,6 @@ def render_value(encoding: Column, missing: str = "NA") -> Column:
         .when(encoding == "double", render_double(F.col("double_value")))
         .when(encoding == "string", F.col("string_value"))
         .when(encoding == "date", F.date_format(F.col("date_value"), "yyyy-MM-dd"))
+        .when(encoding.startswith("("), render_struct_json(F.col("struct_value")))
+        .when(encoding.startswith("["), render_list_json(F.col("list_value")))
     )

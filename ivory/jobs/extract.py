@@ -143,6 +143,10 @@ def write_extract(snapshot: DataFrame, features: DataFrame, output: dict[str, An
     Returns:
         The number of lines written.
     """
+    if output.get("thrift"):  # dense:thrift / sparse:thrift (§9.4): concrete features only
+        from ivory.jobs.thrift_output import write_thrift
+
+        return write_thrift(snapshot, features, output)
     values = emitted_values(snapshot, features, output["missing"], virtual_values).cache()
     try:
         if output["form"] == "sparse":

@@ -1,6 +1,7 @@
 """The ingest job (§5): text facts -> a factset of Parquet partitions plus error records.
 
-Plan (from :func:`ivory.planning.build_ingest_plan`)::
+Plan (from :func:`ivory.planning.build_ingest_plan`; a Thrift input has the format
+``{"thrift": true}``, §5.5)::
 
     {"job": "ingest", "factset_id": "00000001",
      "repository_timezone": "Australia/Sydney", "ingest_timezone": "Australia/Sydney",
@@ -26,7 +27,14 @@ from pyspark.sql import DataFrame, Observation
 from pyspark.sql import functions as F
 
 from ivory.jobs.hadoop import list_output_files, move_hive_partitions
-from ivory.jobs.parsing import is_error, is_fact, parse_facts, split_lines
+from ivory.jobs.parsing import (
+    COMPLEX_FEATURE_SCHEMA,
+    is_error,
+    is_fact,
+    parse_facts,
+    split_lines,
+    with_complex_columns,
+)
 from ivory.schema import FACT_COLUMNS
 
 if TYPE_CHECKING:
@@ -44,6 +52,34 @@ def read_lines(spark: SparkSession, source: dict[str, Any]) -> DataFrame:
         F.col("_metadata.file_path").alias("path"),
         F.lit(source["namespace"]).alias("namespace"),
     )
+
+
+_NULL_WRITABLE = "org.apache.hadoop.io.NullWritable"
+_BYTES_WRITABLE = "org.apache.hadoop.io.BytesWritable"
+_THRIFT_LINES = ("line string, path string, namespace string, fields array<string>, "
+                 "thrift_tombstone boolean, decode_error string")
+
+
+def _decode_thrift(path: str, namespace: str, data: bytes) -> tuple[Any, ...]:
+    """One SequenceFile value as a row of :data:`_THRIFT_LINES` (runs on the executors)."""
+    from ivory.thrift.facts import fact_fields
+
+    try:
+        fields, tombstone = fact_fields(bytes(data))
+    except Exception as e:
+        return (None, path, namespace, [], False, f"Not a ThriftFact: {type(e).__name__} {e}")
+    return (None, path, namespace, fields, tombstone, None)
+
+
+def read_thrift(spark: SparkSession, source: dict[str, Any]) -> DataFrame:
+    """One Thrift input (§5.5): SequenceFiles of compact ``ThriftFact`` values, decoded into
+    the four text fields of a fact line (``fields``), ``thrift_tombstone`` and
+    ``decode_error`` (see :func:`ivory.jobs.parsing.parse_facts`); ``line`` is null, so the
+    error records of Thrift input hold only the message (§5.4)."""
+    namespace = source["namespace"]
+    rdds = [spark.sparkContext.sequenceFile(path, _NULL_WRITABLE, _BYTES_WRITABLE).map(
+        lambda kv, p=path: _decode_thrift(p, namespace, kv[1])) for path in source["files"]]
+    return spark.createDataFrame(spark.sparkContext.union(rdds), _THRIFT_LINES)
 
 
 class _Stopwatch:
@@ -71,17 +107,25 @@ def run(spark: SparkSession, plan: dict[str, Any]) -> dict[str, Any]:
         "seconds": {step: seconds}}`` with paths relative to the factset directory.
     """
     features = spark.createDataFrame(
-        plan["features"],
+        with_complex_columns(plan["features"]),
         "namespace string, name string, index int, virtual boolean, encoding string, "
-        "mode string, tombstones array<string>",
+        "mode string, tombstones array<string>, " + COMPLEX_FEATURE_SCHEMA,
     )
     lines = None
+    thrift = any(source["format"].get("thrift") for source in plan["inputs"])
     for source in plan["inputs"]:
-        part = read_lines(spark, source)
-        part = split_lines(part, source["format"])
+        if source["format"].get("thrift"):
+            part = read_thrift(spark, source)
+        else:
+            part = split_lines(read_lines(spark, source), source["format"])
+            if thrift:
+                part = part.select("*", F.lit(False).alias("thrift_tombstone"),
+                                   F.lit(None).cast("string").alias("decode_error"))
         lines = part if lines is None else lines.unionByName(part)
     assert lines is not None, "an ingest plan has at least one input"
-    parsed = parse_facts(lines, features, plan["ingest_timezone"], plan["repository_timezone"])
+    complex_values = any(str(f["encoding"])[:1] in ("(", "[") for f in plan["features"])
+    parsed = parse_facts(lines, features, plan["ingest_timezone"], plan["repository_timezone"],
+                         complex_values)
     output = plan["output"]
     watch = _Stopwatch()
     counts = Observation("ingest")

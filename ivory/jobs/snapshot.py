@@ -42,7 +42,7 @@ from ivory.jobs.squash import (
     window_starts,
     windowed_facts,
 )
-from ivory.schema import VALUE_COLUMNS
+from ivory.schema import VALUE_COLUMNS, encoding_kind
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -68,12 +68,14 @@ def ordering_key(date: Column, seconds: Column, priority: Column) -> Column:
 
 def carried_values(encodings: Collection[str] | None) -> list[str]:
     """The value columns a snapshot must carry for features of ``encodings`` (the dictionary's
-    concrete encodings): ``tombstone``, the columns of those primitive encodings and every
-    non-primitive value column. The others are null in every relevant fact, so
-    :func:`latest_facts` does not move them through its shuffle. ``None``: all of them."""
+    concrete encoding texts, §3.2): ``tombstone`` and the column of each encoding's kind
+    (:func:`ivory.schema.encoding_kind`: a primitive, ``struct`` or ``list``). The others are
+    null in every relevant fact, so :func:`latest_facts` does not move them through its
+    shuffle (the struct and list columns are the widest). ``None``: all of them."""
     if encodings is None:
         return list(_VALUES)
-    unused = {column for encoding, column in VALUE_COLUMNS.items() if encoding not in encodings}
+    kinds = {encoding_kind(encoding) for encoding in encodings}
+    unused = {column for kind, column in VALUE_COLUMNS.items() if kind not in kinds}
     return [c for c in _VALUES if c not in unused]
 
 

@@ -22,9 +22,14 @@ from hypothesis import strategies as st
 
 from ivory.dictionary import parse_dictionary, parse_encoding
 from ivory.facts import FactError, parse_fact_line, split_delimited, split_escaped
-from ivory.jobs.parsing import parse_facts, split_lines
+from ivory.jobs.parsing import (
+    COMPLEX_FEATURE_SCHEMA,
+    parse_facts,
+    split_lines,
+    with_complex_columns,
+)
 from ivory.planning import build_feature_table
-from ivory.values import TOMBSTONE
+from ivory.values import TOMBSTONE, from_columns
 
 SYD = "Australia/Sydney"
 NYC = "America/New_York"
@@ -39,13 +44,20 @@ halibut:label|encoding=string
 halibut:note|encoding=string|tombstone=NA
 halibut:born|encoding=date|tombstone=NA
 halibut:fish|encoding=(a:int)|tombstone=NA
+halibut:catch|encoding=(name:string,size:double*,kept:boolean*,day:date*,n:long*)
+halibut:pair|encoding=(i:int,s:string*)|tombstone=NA
+halibut:tags|encoding=[string]
+halibut:sizes|encoding=[double]|tombstone=NA
+halibut:days|encoding=[date]
+halibut:counts|encoding=[int]
+halibut:hauls|encoding=[(w:double,b:boolean*)]
 halibut:adult|source=halibut:count|expression=count
 salmon:flag|encoding=boolean
 """
-FEATURE_TABLE = build_feature_table(parse_dictionary(DICTIONARY))
+FEATURE_TABLE = with_complex_columns(build_feature_table(parse_dictionary(DICTIONARY)))
 FEATURE_SCHEMA = (
     "namespace string, name string, index int, virtual boolean, encoding string, "
-    "mode string, tombstones array<string>"
+    "mode string, tombstones array<string>, " + COMPLEX_FEATURE_SCHEMA
 )
 FEATURES = {(row["namespace"], row["name"]): row for row in FEATURE_TABLE}
 ATTRIBUTES = sorted({name for _, name in FEATURES})
@@ -59,7 +71,6 @@ VALUE_COLUMN = {
 }
 FACT_FIELDS = ("entity", "namespace", "name", "date", "seconds", "tombstone",
                *VALUE_COLUMN.values())
-UNSUPPORTED = "is not supported by ingest yet (position: 3)"
 
 PSV = {"delimiter": "|", "escaped": False}
 CSV = {"delimiter": ",", "escaped": False}
@@ -78,29 +89,33 @@ def _definition(namespace: str, name: str) -> SimpleNamespace | None:
 
 
 def _normal(value: object) -> object:
-    """Floats by their exact text, so -0.0 and 0.0 differ."""
-    return repr(value) if isinstance(value, float) else value
+    """Floats by their exact text, so -0.0 and 0.0 differ (also inside structs/lists)."""
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, dict):
+        return {k: _normal(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_normal(v) for v in value]
+    return value
 
 
 def _expected(namespace: str, line: str, text_format: dict[str, object], ingest_zone: str,
               repo_zone: str) -> dict[str, Any]:
-    """What the Spark parser must give for ``line``: the reference's result, except for a
-    struct value (not a tombstone), which the reference parses but Spark ingest does not
-    support yet: there Spark must give a "not supported" error at the value (position 3)."""
+    """What the Spark parser must give for ``line``: the reference's result. Struct and list
+    values compare as Python values (struct fields in declaration order)."""
     delimiter, escaped = str(text_format["delimiter"]), bool(text_format["escaped"])
     result = parse_fact_line(line, namespace, _definition, delimiter=delimiter,
                              escaped=escaped, ingest_zone=ingest_zone, repo_zone=repo_zone)
     fields = (split_escaped if escaped else split_delimited)(line, delimiter)
     row = FEATURES.get((namespace, fields[1])) if len(fields) > 2 else None
     encoding = str(row["encoding"]) if row else ""
-    if encoding.startswith("(") and fields[2] not in row["tombstones"] and not (
-            isinstance(result, FactError) and result.position < 3):
-        return {"error": f"{', '.join(fields)}\nEncoding {encoding} {UNSUPPORTED}"}
     if isinstance(result, FactError):
         return {"error": result.message}
-    values = dict.fromkeys(VALUE_COLUMN.values())
+    values: dict[str, object] = dict.fromkeys(VALUE_COLUMN.values())
+    values["complex"] = None
     if result.value is not TOMBSTONE:
-        values[VALUE_COLUMN[encoding]] = _normal(result.value)
+        column = "complex" if encoding[:1] in "([" else VALUE_COLUMN[encoding]
+        values[column] = _normal(result.value)
     return {
         "error": None, "entity": result.entity, "namespace": result.namespace,
         "name": result.name, "date": result.date, "seconds": result.seconds,
@@ -111,7 +126,10 @@ def _expected(namespace: str, line: str, text_format: dict[str, object], ingest_
 def _actual(row: Any) -> dict[str, Any]:
     if row["error"] is not None:
         return {"error": row["error"]}
-    return {"error": None, **{k: _normal(row[k]) for k in FACT_FIELDS}}
+    complex_value = None
+    if row["struct_value"] is not None or row["list_value"] is not None:
+        complex_value = _normal(from_columns(row))
+    return {"error": None, **{k: _normal(row[k]) for k in FACT_FIELDS}, "complex": complex_value}
 
 
 def check_against_reference(spark: Any, lines: Iterable[tuple[str, str]],
@@ -175,7 +193,31 @@ VALUES = {
              "２０１４-01-01", "2014-０1-01", "+014-01-01", "2014-+1-01", " 2014-01-01",
              "2014-01-01 ", "20140101", "", "0000-01-01", "9999-12-31", "2014-01-01T00:00:00",
              "2014-01-01\r", "NA", "-2014-01-01"],
-    "fish": ['{"a":1}', "null", "", "NA", "x"],
+    "fish": ['{"a":1}', "null", "", "NA", "x", "{}", '{"a":null}', '{"a":"1"}', '{"a":1.0}',
+             '{"a":1e2}', '{"a":2147483648}', '{"a":-2147483648}', '{"a":true}', '[1]', "1",
+             '"s"', '{"a":1,"b":[1,{"c":2}]}', '{"a":1,"a":2}', '{"b":1}', ' {"a" : 1} ',
+             "{'a':1}", '{"a":NaN}', '{"a":01}', '{"a":1,}', '{"a":1} x', '{"a":-0}',
+             '{"a":{"x":1}}', '{"a":[1]}', "\t{\"a\":1}\r", "nul", "{", '{"a":1}}'],
+    "catch": ['{"name":"Wahoo","size":170}', '{"name":"x","size":1.5e3,"kept":true,'
+              '"day":"2014-01-01","n":9223372036854775807}', '{"name":""}',
+              '{"name":"a\\"b\\\\c\\u0000\\u00e9\\ud83d\\ude00/"}',
+              '{"size":1}', '{"name":1}', '{"name":"x","day":"2014-02-30"}',
+              '{"name":"x","day":"1600-02-29"}', '{"name":"x","day":20140101}',
+              '{"name":"x","size":"1.5"}', '{"name":"x","size":1e400}',
+              '{"name":"x","size":-0.0}', '{"name":"x","size":123456789012345678901234567890}',
+              '{"name":"x","size":4.9e-324}', '{"name":"x","kept":"true"}',
+              '{"name":"x","n":9223372036854775808}', '{"name":"x","n":1.5}',
+              '{"name":"\ufdd0x"}', '{"\\u006eame":"x"}', '{"name":"x","size":null}',
+              '{"name":null}', "[]", "null"],
+    "pair": ['{"i":1}', '{"i":1,"s":"x"}', '{"s":"x"}', '{"s":1,"i":"x"}', "NA", "null"],
+    "tags": ["[]", '["a","b"]', '["a",1]', "[null]", '[""]', '["\\n"]', "{}", '"a"',
+             '[["a"]]', '[{"a":1}]', "[", "null", " [ \"x\" , \"y\" ] "],
+    "sizes": ["[1,2.5,-0.0]", "[1e400]", '["1"]', "[true]", "[]", "NA", "[1,null]",
+              "[12345678901234567890123]"],
+    "days": ['["2014-01-01"]', '["2014-13-01"]', "[20140101]", '["3000-12-31","1600-03-01"]'],
+    "counts": ["[1,-2,2147483647]", "[2147483648]", "[1.0]", '["1"]', "[-0]", "[1,[2]]"],
+    "hauls": ['[{"w":1}]', '[{"w":1.5,"b":false},{"w":2}]', "[{}]", "[1]", "[null]",
+              '[{"w":"1"}]', '[{"w":1},{"b":true}]', '[{"w":1,"x":[{}]}]', "[]"],
 }
 COMMON_VALUES = ["", "NA", "T", "null", "true", "1", "1.5", "2014-01-01", "１２", "☃"]
 
@@ -362,6 +404,60 @@ _PLAUSIBLE = {
     "(a:int)": st.sampled_from(['{"a":1}', "null", "{}", "NA"]),
     "": st.just("1"),
 }
+_JSON_PRIMITIVES = {
+    "boolean": st.booleans(), "int": st.integers(-(2**31) - 1, 2**31),
+    "long": st.integers(-(2**63) - 1, 2**63), "double": st.one_of(_DOUBLES, st.integers()),
+    "string": st.text(st.characters(codec="utf-8", exclude_characters="\n"), max_size=5),
+    "date": st.dates(datetime.date(1590, 1, 1), datetime.date(3010, 12, 31)).map(str),
+}
+_ANY_JSON = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), _DOUBLES, st.text(max_size=3)),
+    lambda inner: st.one_of(st.lists(inner, max_size=2),
+                            st.dictionaries(st.text(max_size=2), inner, max_size=2)),
+    max_leaves=4)
+
+
+def _json_field(encoding: str) -> st.SearchStrategy[object]:
+    """A JSON value for a field of ``encoding``: usually of its type, sometimes not."""
+    return _weighted((6, _JSON_PRIMITIVES[encoding]), (1, _ANY_JSON))
+
+
+@st.composite
+def _json_struct(draw: st.DrawFn, fields: list[dict[str, Any]]) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for f in fields:
+        if draw(st.integers(0, 9)) < (5 if f["optional"] else 9):
+            out[f["name"]] = draw(_json_field(f["encoding"]))
+    if draw(st.integers(0, 4)) == 0:
+        out.update(draw(st.dictionaries(st.sampled_from(["x", "a", "name", "w"]), _ANY_JSON,
+                                        max_size=2)))
+    return out
+
+
+def _dump(value: object, spaced: bool) -> str:
+    import json
+    return json.dumps(value, ensure_ascii=False, separators=(", ", " : ") if spaced else
+                      (",", ":"))
+
+
+@st.composite
+def _json_value(draw: st.DrawFn, encoding: str) -> str:
+    """JSON text for a struct or list encoding (§4.2), usually of the right shape."""
+    row = next(r for r in FEATURE_TABLE if r["encoding"] == encoding)
+    if draw(st.integers(0, 19)) == 0:
+        value: object = draw(_ANY_JSON)
+    elif row["kind"] == "struct":
+        value = draw(_json_struct(row["fields"]))
+    elif row["element"] == "struct":
+        value = draw(st.lists(_json_struct(row["fields"]), max_size=3))
+    else:
+        value = draw(st.lists(_json_field(row["element"]), max_size=3))
+    return _dump(value, draw(st.booleans()))
+
+
+for _row in FEATURE_TABLE:
+    if _row["kind"] in ("struct", "list"):
+        _PLAUSIBLE[str(_row["encoding"])] = _json_value(str(_row["encoding"]))
 
 
 @st.composite
@@ -453,6 +549,65 @@ def test_sec5_4_expected_results() -> None:
     assert error == {"error": "E, flag, bad, 2014-06-03\nValue 'bad' is not a boolean "
                               "(position: 3)"}
     assert _expected(NS, "E|fish|{}|2014-06-03", PSV, SYD, SYD) == {
-        "error": "E, fish, {}, 2014-06-03\nEncoding (a:int) is not supported by ingest yet "
+        "error": "E, fish, {}, 2014-06-03\nMandatory field 'a' not found in '{}' "
                  "(position: 3)"}
+    assert _expected(NS, 'E|fish|{"a":1}|2014-06-03', PSV, SYD, SYD)["complex"] == {"a": 1}
     assert _expected(NS, "E|fish|NA|2014-06-03", PSV, SYD, SYD)["tombstone"]
+
+
+# --- §4.4/§4.5 rendering of stored structs and lists -------------------------------------
+
+def test_sec4_4_json_rendering_matches_reference(spark: Any) -> None:
+    """Struct and list facts parsed by Spark render (``columns.render_value``, as extracts
+    do) exactly as the reference renders the reference's value: compact JSON (§4.4), keys in
+    the §4.5 order of stored values (rule 1 for >= 5 keys, rule 2 below), and as
+    ``debug-dump-facts`` renders the stored row (``values.render_stored``)."""
+    from pyspark.sql import functions as F
+
+    from ivory.jobs import columns as C
+    from ivory.values import render_stored, render_value
+
+    lines = [line for line in _random_lines() + tuple(_value_lines())
+             if line[0] == NS and "|" in line[1]]
+    df = spark.createDataFrame(
+        [(line, str(i), namespace) for i, (namespace, line) in enumerate(lines)],
+        "line string, path string, namespace string")
+    features = spark.createDataFrame(FEATURE_TABLE, FEATURE_SCHEMA)
+    parsed = parse_facts(split_lines(df, PSV), features, SYD, SYD)
+    table = features.select("namespace", "name", F.col("encoding").alias("_encoding"))
+    rendered = (parsed.filter(F.col("error").isNull()).join(table, ["namespace", "name"])
+                .filter(F.col("_encoding").rlike(r"^[\[(]"))
+                .select("*", C.render_value(F.col("_encoding")).alias("text")).collect())
+    assert len(rendered) > 50
+    problems = []
+    for row in rendered:
+        encoding = parse_encoding(row["_encoding"])
+        value = from_columns(row)
+        reference = parse_fact_line(row["line"], NS, _definition, ingest_zone=SYD,
+                                    repo_zone=SYD)
+        expected = render_value(encoding, reference.value)  # type: ignore[union-attr]
+        if row["text"] != expected or render_stored(row) != expected or (value is None and (
+                reference.value is not TOMBSTONE)):  # type: ignore[union-attr]
+            problems.append(f"{row['line']!r}: spark {row['text']!r}, "
+                            f"stored {render_stored(row)!r}, reference {expected!r}")
+    assert not problems, "\n".join(problems[:30])
+
+
+def test_sec4_5_key_order_of_many_field_structs(spark: Any) -> None:
+    """§4.5 rule 1 and rule 2 in Spark for every subset of a 5-field struct's keys: the
+    Spark renderer orders keys as :func:`ivory.keyorder.json_key_order` does."""
+    import itertools
+
+    from pyspark.sql import functions as F
+
+    from ivory.jobs import columns as C
+    from ivory.keyorder import json_key_order
+
+    names = ["b", "i", "l", "d", "s", "common_name", "size", "a", "c", "é", "😀"]
+    subsets = [list(c) for n in range(1, 7) for c in itertools.combinations(names, n)]
+    rows = [([{"name": k, "int_value": j} for j, k in enumerate(keys)],) for keys in subsets]
+    df = spark.createDataFrame(rows, f"fields array<{C.FIELD.simpleString()}>")
+    got = [r[0] for r in df.select(C.render_struct_json(F.col("fields"))).collect()]
+    expected = ["{" + ",".join(f'"{k}":{keys.index(k)}' for k in json_key_order(keys)) + "}"
+                for keys in subsets]
+    assert got == expected

@@ -184,6 +184,8 @@ def test_unused_value_columns_are_left_out_without_changing_the_winner(spark, fe
     from ivory.jobs.snapshot import carried_values
 
     assert carried_values({"int"}) == ["tombstone", "int_value"]
+    assert carried_values({"(s:string,i:int*)", "[string]", "long"}) == [
+        "tombstone", "long_value", "struct_value", "list_value"]
     assert carried_values(None)[0] == "tombstone" and "string_value" in carried_values(None)
     rows = [
         fact("e1", "age", D(2014, 1, 1), int_value=1),

@@ -15,7 +15,7 @@ import pytest
 
 from ivory import __version__
 from ivory.cli import main, split_hidden_options
-from ivory.schema import FACT_COLUMNS
+from ivory.schema import FACT_COLUMNS, arrow_fact_schema
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CONFORMANCE = REPO_ROOT.parent / "shared" / "conformance" / "invalid-dictionary" / "input"
@@ -39,6 +39,8 @@ FACT_TYPES = {
     "date": pa.date32(), "seconds": pa.int32(), "tombstone": pa.bool_(),
     "boolean_value": pa.bool_(), "int_value": pa.int32(), "long_value": pa.int64(),
     "double_value": pa.float64(), "string_value": pa.string(), "date_value": pa.date32(),
+    "struct_value": arrow_fact_schema().field("struct_value").type,
+    "list_value": arrow_fact_schema().field("list_value").type,
 }
 FACT_SCHEMA = pa.schema([(c, FACT_TYPES[c]) for c in FACT_COLUMNS])
 ERROR_SCHEMA = pa.schema([("line", pa.string()), ("message", pa.string()),
