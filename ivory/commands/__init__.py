@@ -257,3 +257,7 @@ def run_package(args: argparse.Namespace) -> int:
 
     print(build_package(args.output))
     return 0
+
+
+# backup and restore (D5.4) live in their own module; re-exported for the CLI's dispatch.
+from ivory.commands.lifecycle import run_backup, run_restore  # noqa: E402, F401

@@ -464,5 +464,8 @@ class HdfsStorage(Storage):
             return f"hdfs://{self.authority}{self.root}/{check_prefix(key)}"
         return f"hdfs://{self.authority}{self.root or '/'}"
 
+    def cache_identity(self) -> str | None:
+        return self.uri()
+
     def describe(self) -> str:
         return self.uri()

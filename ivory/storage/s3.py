@@ -421,6 +421,11 @@ class S3Storage(Storage):
         location = f"s3a://{self.bucket}/{self.prefix}{check_prefix(key) if key else ''}"
         return location if key else location.rstrip("/")
 
+    def cache_identity(self) -> str | None:
+        """``<endpoint URL>/<bucket>/<prefix>``: the same bucket name on two S3-compatible
+        servers is two locations (D5.5)."""
+        return f"{self.client.meta.endpoint_url}/{self.bucket}/{self.prefix}"
+
     def describe(self) -> str:
         """Return ``s3://bucket/prefix`` (no credentials, no endpoint)."""
         return f"s3://{self.bucket}/{self.prefix}".rstrip("/")
