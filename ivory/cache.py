@@ -47,10 +47,12 @@ def _sha(text: str) -> str:
 
 @dataclass
 class CacheStats:
-    """Hits, misses and writes of one :class:`Cache` object (this process only)."""
+    """Hits, misses (``corrupt``: of which files that failed their digest check), writes and
+    evictions of one :class:`Cache` object (this process only)."""
 
     hits: int = 0
     misses: int = 0
+    corrupt: int = 0
     writes: int = 0
     evicted: int = 0
 
@@ -87,6 +89,7 @@ class Cache:
             with contextlib.suppress(OSError):
                 os.unlink(path)
             self.stats.misses += 1
+            self.stats.corrupt += 1
             return None
         with contextlib.suppress(OSError):
             os.utime(path)  # most recently used
