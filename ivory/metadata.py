@@ -262,10 +262,24 @@ class MetadataStore:
         return (self._scan(key, version) or [version])[-1]
 
     def read(self, key: str, version: Version) -> bytes:
-        """Read one version of ``key``.
+        """Read one version of ``key`` (through the local cache, see the class docstring).
 
         Raises:
             MetadataError: Invalid key, or ``key`` has no such version (the message names both).
+            StorageError: Backend failure.
+        """
+        value = self.read_if_present(key, version)
+        if value is None:
+            raise MetadataError(f"metadata key {key!r} has no version {Version(version)} "
+                                f"in {self.storage.describe()}")
+        return value
+
+    def read_if_present(self, key: str, version: Version) -> bytes | None:
+        """Read one version of ``key``, or None if it does not exist (one request at most;
+        none when cached).
+
+        Raises:
+            MetadataError: Invalid key or version.
             StorageError: Backend failure.
         """
         path = self._path(check_key(key), Version(version))
@@ -277,8 +291,7 @@ class MetadataStore:
         try:
             value = self.storage.read(path)
         except KeyNotFoundError:
-            raise MetadataError(f"metadata key {key!r} has no version {Version(version)} "
-                                f"in {self.storage.describe()}") from None
+            return None
         if namespace is not None:
             self.cache.put(namespace, path, value)  # type: ignore[attr-defined]
         return value

@@ -318,10 +318,10 @@ class Repository:
         self.metadata.create(key, Version(0), manifest_to_bytes(manifest))
 
     def read_manifest(self, kind: str, object_id: str) -> Manifest | None:
-        key = f"manifest-{kind}-{object_id}"
-        if self.metadata.head(key) is None:
-            return None
-        return manifest_from_bytes(self.metadata.read(key, Version(0)))
+        """The manifest of a factset or snapshot, or None. Manifests only have version 0, so
+        this is one read (none when the local cache holds it, D5.5), not a head lookup."""
+        value = self.metadata.read_if_present(f"manifest-{kind}-{object_id}", Version(0))
+        return None if value is None else manifest_from_bytes(value)
 
     def commit(self, change: Callable[[RepositoryState | None], dict[str, bytes]]
                ) -> RepositoryState:

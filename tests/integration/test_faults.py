@@ -17,6 +17,7 @@ swept requests are exactly those of a run with Spark.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import shutil
@@ -232,3 +233,69 @@ def test_snapshot_sweep_d5_6(tmp_path: Path, facts_dir: Path, local_runner: obje
         r, dt.date(2014, 3, 1), [], runner), None)
     report("snapshot", total, outcomes)
     assert outcomes.get("fail/old", 0) > 0 and outcomes.get("kill/new", 0) > 0
+
+
+@pytest.mark.slow
+def test_backup_sweep_d5_4_d5_6(tmp_path: Path) -> None:
+    """An incremental backup (and its source reads) failing or killed at every request: the
+    destination's head stays the previous backup or becomes the new one, never anything
+    else; a restore of it verifies; running the backup again completes it."""
+    import hashlib
+
+    from ivory.backup import copy_state, plan_copy, restore
+    from ivory.manifest import Manifest, ManifestFile
+    from ivory.metadata import MetadataStore
+    from ivory.repository import STORE_KEY, parse_store, render_store
+
+    source = new_repository(tmp_path / "source")
+    repository = Repository.open(str(source))
+
+    def publish(payload: bytes) -> None:
+        object_id = repository.allocate("factsets")
+        path = "fish/2014/01/01/part-0.parquet"
+        repository.data.write(f"factsets/{object_id}/{path}", payload)
+        repository.write_manifest(Manifest("factset", object_id, (
+            ManifestFile(path, len(payload), hashlib.md5(payload).hexdigest()),), 1))
+        repository.commit(lambda s: {STORE_KEY: render_store(
+            [object_id, *parse_store(s.read(STORE_KEY))])})
+
+    def run_backup(destination: Path, plan: FaultPlan) -> FaultCounter:
+        counter = FaultCounter(plan)
+        src = FaultyStorage(PosixStorage(str(source)), counter)
+        dst = FaultyStorage(PosixStorage(str(destination)), counter)
+        metadata = MetadataStore(src, cache=None)
+        state = metadata.read_repository()
+        assert state is not None
+        copy_state(metadata, src, plan_copy(metadata, state), dst, dst)
+        return counter
+
+    publish(b"first")
+    previous = tmp_path / "previous"
+    run_backup(previous, FaultPlan())
+    old = committed(str(previous))
+    publish(b"second")
+    clean = tmp_path / "clean"
+    shutil.copytree(previous, clean)
+    total = run_backup(clean, FaultPlan()).total
+    new = committed(str(clean))
+    assert new != old
+    outcomes: dict[str, int] = {}
+    for mode in ("fail", "kill"):
+        for n in range(1, total + 1):
+            target = tmp_path / f"{mode}-{n}"
+            shutil.copytree(previous, target)
+            with contextlib.suppress(IvoryError, SimulatedCrash):
+                run_backup(target, FaultPlan(n, mode))
+            after = committed(str(target))
+            assert after in (old, new), f"{mode} at {n}"
+            restored = tmp_path / f"restored-{mode}-{n}"
+            restore(str(target), str(restored), data=True)
+            assert verify_repository(Repository.open(str(restored))).ok, f"{mode} at {n}"
+            run_backup(target, FaultPlan())  # completes what was interrupted
+            assert committed(str(target)) == new
+            state = "new" if after == new else "old"
+            outcomes[f"{mode}/{state}"] = outcomes.get(f"{mode}/{state}", 0) + 1
+            shutil.rmtree(target)
+            shutil.rmtree(restored)
+    report("backup", total, outcomes)
+    assert outcomes.get("fail/old", 0) > 0
