@@ -180,6 +180,20 @@ def build_parser() -> argparse.ArgumentParser:
     from ivory.commands.maintenance import add_parsers
 
     add_parsers(command)  # validate, cat-thrift, rename, health-recreate, ... (§11)
+
+    p = command("backup", "copy the committed state (metadata; with --data also the published "
+                          "files) to another location, incrementally (D5.4)")
+    p.add_argument("destination", metavar="DEST", help="path or URI of the backup")
+    p.add_argument("--data", action="store_true",
+                   help="also copy the files of published factsets and snapshots")
+    _add_repository(p)
+
+    p = command("restore", "restore a backup into the empty or absent repository named by -r "
+                           "or $IVORY_REPOSITORY (D5.4)")
+    p.add_argument("source", metavar="SRC", help="path or URI of the backup")
+    p.add_argument("--data", action="store_true",
+                   help="also restore the files of published factsets and snapshots")
+    _add_repository(p)
     return parser
 
 

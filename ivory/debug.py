@@ -53,7 +53,25 @@ def read_rows(storage: Storage, keys: Iterable[str], columns: Sequence[str] | No
             source = handle if handle.seekable() else pa.BufferReader(handle.read())
             parquet = pq.ParquetFile(source)
             for batch in parquet.iter_batches(batch_size=BATCH_ROWS, columns=columns):
-                yield from batch.to_pylist()
+                try:
+                    rows = batch.to_pylist()
+                except UnicodeDecodeError:  # bytes of a non-UTF-8 input line: show them
+                    rows = _lenient_rows(batch)
+                yield from rows
+
+
+def _lenient_rows(batch: pa.RecordBatch) -> list[dict[str, object]]:
+    """Rows of a batch whose string columns hold invalid UTF-8 (Spark stores an input line's
+    bytes as they are): those bytes are shown as ``\\xNN`` escapes instead of failing."""
+    columns = {}
+    for name, column in zip(batch.schema.names, batch.columns, strict=True):
+        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            columns[name] = [None if v is None else v.decode("utf-8", "backslashreplace")
+                             for v in column.cast(pa.binary()).to_pylist()]
+        else:
+            columns[name] = column.to_pylist()
+    return [dict(zip(columns, values, strict=True)) for values in zip(*columns.values(),
+                                                                      strict=True)]
 
 
 def render_fact_value(row: dict[str, object], missing: str = "NA") -> str:

@@ -21,8 +21,16 @@ name is skipped.
 
 A deleted factset or snapshot keeps its ``.allocated`` marker plus a ``.deleted`` tombstone, so
 its id is never allocated again (old ``repository`` versions may still name it); its manifest
-is deleted after its files. Metadata values that no version pins (the leftovers of lost commit
-races) are not collected.
+is deleted after its files.
+
+Metadata values that no ``repository`` version pins -- the leftovers of lost commit races and
+of commits that crashed before their ``repository`` write (D5.6) -- are deleted once older than
+the grace period (:func:`plan_metadata_gc`), as are temporary files of interrupted metadata
+writes. Values pinned by *any* ``repository`` version are kept, retained or not: ``ivory ls``
+and gc itself read every version, and values are small. Manifests (``manifest-*`` keys) are
+never pinned: they follow their factset's or snapshot's directory (above). ``repository``
+versions themselves are never deleted. A deleted version number may be created again by a
+later commit; no reader ever read the deleted value (readers follow pins), so no cache holds it.
 """
 
 from __future__ import annotations
@@ -139,6 +147,29 @@ class Candidate:
                 f"age {int(self.age // 3600)}h)")
 
 
+@dataclass(frozen=True)
+class MetadataCandidate:
+    """An unpinned metadata object gc would delete.
+
+    Attributes:
+        key (str): The storage key under the metadata root
+            (``metadata/store/00000003/value``, or a temporary file's key).
+        size (int): Bytes.
+        age (float): Seconds since it was written.
+        reason (str): ``"unpinned"`` (a value no ``repository`` version pins) or ``"temporary"``
+            (an interrupted write's temporary file).
+    """
+
+    key: str
+    size: int
+    age: float
+    reason: str
+
+    def render(self, verb: str) -> str:
+        return f"{verb} metadata {self.key} ({self.reason}, {self.size} bytes, " \
+               f"age {int(self.age // 3600)}h)"
+
+
 @dataclass
 class GcReport:
     """The outcome of :func:`collect_garbage`: what was (or would be) deleted and skipped."""
@@ -146,12 +177,17 @@ class GcReport:
     candidates: list[Candidate] = field(default_factory=list)
     deleted: list[Candidate] = field(default_factory=list)
     skipped: list[Candidate] = field(default_factory=list)
+    metadata_candidates: list[MetadataCandidate] = field(default_factory=list)
+    metadata_deleted: list[MetadataCandidate] = field(default_factory=list)
 
     def summary(self, dry_run: bool) -> str:
         done = self.candidates if dry_run else self.deleted
+        values = self.metadata_candidates if dry_run else self.metadata_deleted
         verb = "would delete" if dry_run else "deleted"
         total = sum(c.size for c in done)
         line = f"gc: {verb} {len(done)} directories, {total} bytes"
+        line += (f", and {len(values)} unpinned metadata objects, "
+                 f"{sum(v.size for v in values)} bytes")
         if self.skipped:
             line += f"; skipped {len(self.skipped)} that became referenced"
         return line
@@ -284,6 +320,69 @@ def _delete(repository: Repository, candidate: Candidate) -> None:
         f"metadata/manifest-{candidate.kind}-{candidate.object_id}/")
 
 
+_VALUE_KEY = re.compile(r"metadata/([A-Za-z0-9-]+)/([0-9a-f]{8})/value")
+
+
+def plan_metadata_gc(repository: Repository, grace: float, now: float | None = None
+                     ) -> tuple[list[MetadataCandidate], set[tuple[str, str]]]:
+    """Unpinned metadata values and stale temporary files older than ``grace`` seconds (D5.2).
+
+    A value ``metadata/<key>/<version>/value`` is unpinned when no ``repository`` version pins
+    that version of that key; ``repository`` and ``manifest-*`` keys are never candidates, nor
+    the ``.head`` hints. Any other object under ``metadata/`` (a temporary file of a write that
+    was interrupted, e.g. ``metadata/store/00000003/.value.ivory-tmp-1a2b``) is a candidate
+    once older than ``grace``. An object whose age is unknown (memory storage) is kept.
+
+    Returns:
+        tuple[list[MetadataCandidate], set[tuple[str, str]]]: The candidates in key order, and
+        every pinned ``(key, version)`` seen (to re-check before deleting).
+
+    Raises:
+        MetadataError: A ``repository`` value is malformed.
+        StorageError: Backend failure.
+    """
+    now = time.time() if now is None else now
+    metadata = repository.metadata
+    storage = repository.metadata_storage
+    pinned: set[tuple[str, str]] = set()
+    for version in metadata.versions(REPOSITORY):
+        state = metadata.read_repository(version)
+        if state is not None:
+            pinned.update((key, str(v)) for key, v in state.pins.items())
+    out = []
+    for entry in storage.list("metadata/", None):
+        if entry.is_prefix:
+            continue
+        key_name = entry.key.split("/")[1] if entry.key.count("/") >= 2 else ""
+        if key_name == REPOSITORY or key_name.startswith("manifest-"):
+            continue
+        match = _VALUE_KEY.fullmatch(entry.key)
+        if match is not None:
+            if (match.group(1), match.group(2)) in pinned:
+                continue
+            reason = "unpinned"
+        elif entry.key.endswith("/.head") and entry.key.count("/") == 2:
+            continue
+        else:
+            reason = "temporary"
+        mtime = object_mtime(storage, entry.key)
+        if mtime is None or now - mtime <= grace:
+            continue
+        out.append(MetadataCandidate(entry.key, entry.size or 0, now - mtime, reason))
+    return out, pinned
+
+
+def _pinned_since(repository: Repository, pinned: set[tuple[str, str]]) -> set[tuple[str, str]]:
+    """``pinned`` plus the pins of ``repository`` versions committed since it was computed."""
+    metadata = repository.metadata
+    out = set(pinned)
+    for version in metadata.versions(REPOSITORY):
+        state = metadata.read_repository(version)
+        if state is not None:
+            out.update((key, str(v)) for key, v in state.pins.items())
+    return out
+
+
 def collect_garbage(repository: Repository, grace: float, retain: float, *,
                     dry_run: bool = False, now: float | None = None,
                     echo: Callable[[str], None] = print) -> GcReport:
@@ -323,4 +422,21 @@ def collect_garbage(repository: Repository, grace: float, retain: float, *,
             raise StorageError(f"gc could not delete {candidate.directory}: {e}") from e
         report.deleted.append(candidate)
         echo(candidate.render("deleted"))
+    values, pinned = plan_metadata_gc(repository, grace, now)
+    report.metadata_candidates = values
+    if values and not dry_run:
+        pinned = _pinned_since(repository, pinned)  # a commit since may have pinned one
+    for value in values:
+        if dry_run:
+            echo(value.render("would delete"))
+            continue
+        match = _VALUE_KEY.fullmatch(value.key)
+        if match is not None and (match.group(1), match.group(2)) in pinned:
+            continue
+        try:
+            repository.metadata_storage.delete(value.key)
+        except StorageError as e:
+            raise StorageError(f"gc could not delete {value.key}: {e}") from e
+        report.metadata_deleted.append(value)
+        echo(value.render("deleted"))
     return report

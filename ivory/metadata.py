@@ -169,15 +169,41 @@ class RepositoryState:
         return cls(version, pins, store)
 
 
+_DEFAULT_CACHE = object()
+
+
 class MetadataStore:
     """Versioned keys and values in a storage (D2).
 
+    Values are immutable once created, so :meth:`read` goes through a local cache (D5.5,
+    :mod:`ivory.cache`) when the storage has a
+    :meth:`~ivory.storage.base.Storage.cache_identity` (S3, HDFS): a value read once is never
+    downloaded again. Finding heads (:meth:`head`) always asks the storage.
+
     Args:
         storage (Storage): Rooted at the repository root; the store uses ``metadata/`` in it.
+        cache (Cache | None): The cache to use; default: :func:`ivory.cache.default_cache`
+            (configured by ``$IVORY_CACHE_DIR`` and ``$IVORY_CACHE_BYTES``); None: no cache.
     """
 
-    def __init__(self, storage: Storage) -> None:
+    def __init__(self, storage: Storage, cache: object = _DEFAULT_CACHE) -> None:
         self.storage = storage
+        if cache is _DEFAULT_CACHE:
+            from ivory.cache import default_cache
+
+            cache = default_cache()
+        self.cache = cache
+        self._namespace: str | None = None
+        self._namespace_known = False
+
+    def _cache_namespace(self) -> str | None:
+        if not self._namespace_known:
+            from ivory.cache import metadata_namespace
+
+            identity = self.storage.cache_identity() if self.cache is not None else None
+            self._namespace = None if identity is None else metadata_namespace(identity)
+            self._namespace_known = True
+        return self._namespace
 
     @staticmethod
     def _path(key: str, version: Version) -> str:
@@ -236,17 +262,39 @@ class MetadataStore:
         return (self._scan(key, version) or [version])[-1]
 
     def read(self, key: str, version: Version) -> bytes:
-        """Read one version of ``key``.
+        """Read one version of ``key`` (through the local cache, see the class docstring).
 
         Raises:
             MetadataError: Invalid key, or ``key`` has no such version (the message names both).
             StorageError: Backend failure.
         """
-        try:
-            return self.storage.read(self._path(check_key(key), Version(version)))
-        except KeyNotFoundError:
+        value = self.read_if_present(key, version)
+        if value is None:
             raise MetadataError(f"metadata key {key!r} has no version {Version(version)} "
-                                f"in {self.storage.describe()}") from None
+                                f"in {self.storage.describe()}")
+        return value
+
+    def read_if_present(self, key: str, version: Version) -> bytes | None:
+        """Read one version of ``key``, or None if it does not exist (one request at most;
+        none when cached).
+
+        Raises:
+            MetadataError: Invalid key or version.
+            StorageError: Backend failure.
+        """
+        path = self._path(check_key(key), Version(version))
+        namespace = self._cache_namespace()
+        if namespace is not None:
+            cached = self.cache.get(namespace, path)  # type: ignore[attr-defined]
+            if cached is not None:
+                return cached
+        try:
+            value = self.storage.read(path)
+        except KeyNotFoundError:
+            return None
+        if namespace is not None:
+            self.cache.put(namespace, path, value)  # type: ignore[attr-defined]
+        return value
 
     def create(self, key: str, version: Version, value: bytes) -> None:
         """Create one version of ``key`` if absent (never overwrites), then update the hint.

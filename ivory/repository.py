@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from ivory.dictionary import Dictionary, dictionary_from_bytes, dictionary_to_bytes
-from ivory.errors import KeyExistsError, RepositoryError
+from ivory.errors import IvoryError, KeyExistsError, MetadataError, RepositoryError
 from ivory.identifiers import is_identifier, next_identifier, parse_identifier
 from ivory.manifest import Manifest, manifest_from_bytes, manifest_to_bytes
 from ivory.metadata import MetadataStore, RepositoryState, Version
@@ -87,9 +87,38 @@ class SnapshotRecord:
         return cls(sid, dt.date.fromisoformat(date), store, dictionary)
 
 
+def _value_lines(key: str, data: bytes) -> list[tuple[int, str]]:
+    """``(line number, line)`` of the non-empty lines of a text value.
+
+    Raises:
+        MetadataError: The value is not UTF-8 text; the message names the key.
+    """
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise MetadataError(f"the {key} value is malformed: not UTF-8 text (byte {e.start})"
+                            ) from None
+    return [(n, line) for n, line in enumerate(text.splitlines(), 1) if line]
+
+
+def _malformed(key: str, number: int, line: str, reason: object) -> MetadataError:
+    shown = line if len(line) <= 80 else line[:77] + "..."
+    return MetadataError(f"the {key} value is malformed: line {number} {shown!r}: {reason}")
+
+
 def parse_store(data: bytes) -> list[str]:
-    """Factset ids of a ``store`` value, highest priority first (§2.2)."""
-    return [parse_identifier(line) for line in data.decode("utf-8").splitlines() if line]
+    """Factset ids of a ``store`` value, highest priority first (§2.2).
+
+    Raises:
+        MetadataError: Not UTF-8, or a line that is not an identifier (named with its number).
+    """
+    out = []
+    for number, line in _value_lines(STORE_KEY, data):
+        try:
+            out.append(parse_identifier(line))
+        except IvoryError as e:
+            raise _malformed(STORE_KEY, number, line, e) from None
+    return out
 
 
 def render_store(factsets: Sequence[str]) -> bytes:
@@ -98,7 +127,20 @@ def render_store(factsets: Sequence[str]) -> bytes:
 
 
 def parse_snapshots(data: bytes) -> list[SnapshotRecord]:
-    return [SnapshotRecord.parse(line) for line in data.decode("utf-8").splitlines() if line]
+    """The records of a ``snapshots`` value.
+
+    Raises:
+        MetadataError: Not UTF-8, or a line that is not ``<id> <yyyy-MM-dd> <store version>
+            <dictionary version>`` (named with its number).
+    """
+    out = []
+    for number, line in _value_lines(SNAPSHOTS_KEY, data):
+        try:
+            out.append(SnapshotRecord.parse(line))
+        except ValueError:
+            raise _malformed(SNAPSHOTS_KEY, number, line, "expected '<snapshot id> <yyyy-MM-dd> "
+                             "<store version> <dictionary version>'") from None
+    return out
 
 
 def render_snapshots(records: Sequence[SnapshotRecord]) -> bytes:
@@ -276,10 +318,10 @@ class Repository:
         self.metadata.create(key, Version(0), manifest_to_bytes(manifest))
 
     def read_manifest(self, kind: str, object_id: str) -> Manifest | None:
-        key = f"manifest-{kind}-{object_id}"
-        if self.metadata.head(key) is None:
-            return None
-        return manifest_from_bytes(self.metadata.read(key, Version(0)))
+        """The manifest of a factset or snapshot, or None. Manifests only have version 0, so
+        this is one read (none when the local cache holds it, D5.5), not a head lookup."""
+        value = self.metadata.read_if_present(f"manifest-{kind}-{object_id}", Version(0))
+        return None if value is None else manifest_from_bytes(value)
 
     def commit(self, change: Callable[[RepositoryState | None], dict[str, bytes]]
                ) -> RepositoryState:

@@ -272,7 +272,11 @@ def object_states(repository: Repository) -> list[ObjectState]:
         for object_id in _directories(repository.data, kind):
             state = ("published" if object_id in head else
                      "expired" if object_id in ever else "unpublished")
-            manifest = repository.read_manifest(kind, object_id)
+            # Checked against storage first: gc deletes the manifests of the directories it
+            # deletes, and a local cache (D5.5) may still hold them.
+            manifest = (repository.read_manifest(kind, object_id)
+                        if repository.metadata.head(f"manifest-{kind}-{object_id}") is not None
+                        else None)
             first = last = None
             if manifest is not None:
                 size, facts = manifest.total_size, manifest.fact_count

@@ -272,7 +272,7 @@ def measure_metadata_requests(storage: Any, counter: RequestCounter, hint: str
     """
     from ivory.metadata import REPOSITORY, MetadataStore
 
-    store = MetadataStore(storage)
+    store = MetadataStore(storage, cache=None)  # cold costs: no local cache (D5.5)
     hint_key = f"metadata/{REPOSITORY}/.head"
 
     def set_hint() -> None:

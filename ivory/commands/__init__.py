@@ -85,6 +85,12 @@ def read_text_files(path: str) -> list[tuple[str, str]]:
     return out
 
 
+def _clip(message: str, limit: int = 1000) -> str:
+    """A message cut to ``limit`` characters: an enormous input line quoted in a parse error
+    is not echoed back whole."""
+    return message if len(message) <= limit else f"{message[:limit]}... ({len(message)} chars)"
+
+
 def run_import_dictionary(args: argparse.Namespace) -> int:
     from ivory.dictionaries import import_dictionary
 
@@ -94,7 +100,7 @@ def run_import_dictionary(args: argparse.Namespace) -> int:
         messages = import_dictionary(repository, files, update=args.update, force=args.force)
     except DictionaryError as e:
         for message in e.messages:
-            print(message)
+            print(_clip(message))
         print(f"ivory import-dictionary: Invalid dictionary {args.path}", file=sys.stderr)
         return 1
     for message in messages:
@@ -305,3 +311,6 @@ def run_emr(args: argparse.Namespace) -> int:
     from ivory.commands.emr import run_emr as run
 
     return run(args)
+
+# backup and restore (D5.4) live in their own module; re-exported for the CLI's dispatch.
+from ivory.commands.lifecycle import run_backup, run_restore  # noqa: E402, F401

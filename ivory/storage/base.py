@@ -348,6 +348,12 @@ class Storage(abc.ABC):
     def describe(self) -> str:
         """Return a human-readable location for messages (a path, ``memory://name``, a URI)."""
 
+    def cache_identity(self) -> str | None:
+        """A string naming this storage's root for every process on this machine, under which
+        immutable values read from it may be cached locally (D5.5); None (the default): do
+        not cache (memory storage is per process, local disk is as fast as the cache)."""
+        return None
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.describe()}>"
 
@@ -446,3 +452,7 @@ class PrefixedStorage(Storage):
 
     def describe(self) -> str:
         return f"{self.base.describe().rstrip(SEP)}/{self.prefix}"
+
+    def cache_identity(self) -> str | None:
+        identity = self.base.cache_identity()
+        return None if identity is None else f"{identity.rstrip(SEP)}/{self.prefix}"

@@ -198,6 +198,14 @@ class HdfsStorage(Storage):
     def _write_file(self, path: str, data: bytes) -> None:
         with self.fs.open_output_stream(path) as out:
             out.write(data)
+        self._check_written(path, len(data))
+
+    def _check_written(self, path: str, expected: int) -> None:
+        """Check that the file just written holds ``expected`` bytes (one NameNode call: the
+        cheap part of write-time verification, D5.3); raise OSError otherwise."""
+        size = self.fs.get_file_info(path).size
+        if size != expected:
+            raise OSError(f"wrote {expected} bytes but {path} holds {size}: upload incomplete")
 
     # -- objects ---------------------------------------------------------------------------
 
@@ -264,6 +272,8 @@ class HdfsStorage(Storage):
         try:
             with out:
                 yield out
+                written = out.tell()
+            self._check_written(temp, written)
             self.fs.move(temp, path)  # replaces a file: pyarrow deletes it, then renames
         except BaseException as e:
             self._delete_quietly(temp, directory=False)
@@ -453,6 +463,9 @@ class HdfsStorage(Storage):
         if key:
             return f"hdfs://{self.authority}{self.root}/{check_prefix(key)}"
         return f"hdfs://{self.authority}{self.root or '/'}"
+
+    def cache_identity(self) -> str | None:
+        return self.uri()
 
     def describe(self) -> str:
         return self.uri()

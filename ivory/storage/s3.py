@@ -14,6 +14,12 @@ single S3 requests:
 * :meth:`S3Storage.list` is ``ListObjectsV2`` with ``Prefix``/``Delimiter``/``StartAfter`` and
   ``MaxKeys = page_size``, one page per request, fetched lazily. Directory markers (objects whose
   key ends with ``/``, which consoles and Hadoop's s3a create) are not objects and are skipped.
+* Integrity at write time (D5.3): every ``PutObject`` (``write``, ``create_if_absent``, and
+  ``open_write`` up to 8 MiB) carries ``Content-MD5``, the base64 MD5 of the body computed
+  before sending; S3 recomputes it over what it received and answers ``400 BadDigest``
+  instead of storing a body that changed on the way (a :class:`~ivory.errors.StorageError`).
+  Larger ``open_write`` bodies go up as a multipart upload, whose parts botocore checksums
+  (CRC32 by default, verified by S3 per part).
 * ``read``/``open_read`` are ``GetObject`` (streaming), ``exists``/``size`` are ``HeadObject``,
   ``write`` is ``PutObject``, ``delete`` is ``DeleteObject``, ``delete_prefix`` lists and then
   ``DeleteObjects`` 1,000 keys a request, ``copy`` is ``CopyObject`` (a managed multipart copy
@@ -46,7 +52,9 @@ logged or put in messages):
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
 import os
 import secrets
 import tempfile
@@ -242,8 +250,10 @@ class S3Storage(Storage):
 
     def write(self, key: str, data: bytes) -> None:
         full = self._k(key)
+        data = bytes(data)
         with self._requests("write", key):
-            self.client.put_object(Bucket=self.bucket, Key=full, Body=bytes(data), **self._sse())
+            self.client.put_object(Bucket=self.bucket, Key=full, Body=data,
+                                   ContentMD5=content_md5(data), **self._sse())
 
     def create_if_absent(self, key: str, data: bytes) -> None:
         """Create an object only if absent: ``PutObject`` with ``If-None-Match: *`` (D1.2).
@@ -258,9 +268,10 @@ class S3Storage(Storage):
         full = self._k(key)
         token = secrets.token_hex(16)
         try:
-            self.client.put_object(Bucket=self.bucket, Key=full, Body=bytes(data),
+            data = bytes(data)
+            self.client.put_object(Bucket=self.bucket, Key=full, Body=data,
                                    IfNoneMatch="*", Metadata={TOKEN_METADATA: token},
-                                   **self._sse())
+                                   ContentMD5=content_md5(data), **self._sse())
         except ClientError as e:
             if _code(e) not in _LOST_RACE_CODES and _status(e) not in (409, 412):
                 raise self._error("create", key, e) from None
@@ -356,6 +367,10 @@ class S3Storage(Storage):
     def _upload_on_close(self, key: str, full: str) -> Iterator[BinaryIO]:
         with tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES) as buffer:
             yield buffer  # type: ignore[misc]
+            if buffer.tell() <= _SPOOL_BYTES:  # small: one PutObject with Content-MD5
+                buffer.seek(0)
+                self.write(key, buffer.read())
+                return
             buffer.seek(0)
             with self._requests("write", key):
                 self.client.upload_fileobj(buffer, self.bucket, full,
@@ -406,9 +421,19 @@ class S3Storage(Storage):
         location = f"s3a://{self.bucket}/{self.prefix}{check_prefix(key) if key else ''}"
         return location if key else location.rstrip("/")
 
+    def cache_identity(self) -> str | None:
+        """``<endpoint URL>/<bucket>/<prefix>``: the same bucket name on two S3-compatible
+        servers is two locations (D5.5)."""
+        return f"{self.client.meta.endpoint_url}/{self.bucket}/{self.prefix}"
+
     def describe(self) -> str:
         """Return ``s3://bucket/prefix`` (no credentials, no endpoint)."""
         return f"s3://{self.bucket}/{self.prefix}".rstrip("/")
+
+
+def content_md5(data: bytes) -> str:
+    """The ``Content-MD5`` header of a body: its MD5 digest, base64 (RFC 1864)."""
+    return base64.b64encode(hashlib.md5(data, usedforsecurity=False).digest()).decode("ascii")
 
 
 def _code(error: Exception) -> str:
