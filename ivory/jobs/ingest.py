@@ -23,7 +23,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from pyspark.sql import DataFrame, Observation
+from pyspark.sql import Column, DataFrame, Observation
 from pyspark.sql import functions as F
 
 from ivory.jobs.hadoop import list_output_files, move_hive_partitions
@@ -41,6 +41,14 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 PARTITION_COLUMNS = ["_ns", "_yyyy", "_mm", "_dd"]
+
+
+def utf8_error(line: Column) -> Column:
+    """The error reason of a text line that is not valid UTF-8 (all text input is UTF-8),
+    else null. Spark keeps a line's raw bytes; decoding them replaces invalid sequences, so
+    the re-encoded text differs from the bytes exactly when they are not UTF-8."""
+    return F.when(F.encode(line, "UTF-8") != line.cast("binary"),
+                  F.lit("Line is not valid UTF-8 text"))
 
 
 def read_lines(spark: SparkSession, source: dict[str, Any]) -> DataFrame:
@@ -118,9 +126,9 @@ def run(spark: SparkSession, plan: dict[str, Any]) -> dict[str, Any]:
             part = read_thrift(spark, source)
         else:
             part = split_lines(read_lines(spark, source), source["format"])
+            part = part.select("*", utf8_error(F.col("line")).alias("decode_error"))
             if thrift:
-                part = part.select("*", F.lit(False).alias("thrift_tombstone"),
-                                   F.lit(None).cast("string").alias("decode_error"))
+                part = part.select("*", F.lit(False).alias("thrift_tombstone"))
         lines = part if lines is None else lines.unionByName(part)
     assert lines is not None, "an ingest plan has at least one input"
     complex_values = any(str(f["encoding"])[:1] in ("(", "[") for f in plan["features"])

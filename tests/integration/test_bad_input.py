@@ -148,9 +148,6 @@ def test_bad_fact_files_become_error_records_and_good_lines_land_section_5_4(
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="ivory/jobs (not this branch's to change) stores a "
-                   "non-UTF-8 line's bytes as a string fact: read_lines should turn lines "
-                   "that are not UTF-8 (§0: all text files are UTF-8) into error records")
 def test_a_latin_1_line_is_an_error_record_not_a_fact_section_5_4(
         repo: str, tmp_path: Path, local_runner: object) -> None:
     files = {"good.psv": GOOD.encode(), "latin-1.psv": BAD_FACTS["latin-1"]}
