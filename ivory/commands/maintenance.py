@@ -12,7 +12,8 @@ import argparse
 import sys
 from collections.abc import Callable
 
-from ivory.commands import _open, _runner
+from ivory.commands import _dry_run_done, _open, _open_for_run, _runner
+from ivory.errors import IvoryError
 
 REPOSITORY_HELP = "repository path or URI (default: $IVORY_REPOSITORY)"
 
@@ -27,6 +28,9 @@ def add_parsers(command: Callable[[str, str], argparse.ArgumentParser]) -> None:
     p.add_argument("-n", "--examples", type=int, default=5,
                    help="examples to print per kind of violation (default 5)")
     p.add_argument("-r", "--repository", help=REPOSITORY_HELP)
+    from ivory.cli import _add_runner
+
+    _add_runner(p)  # --runner local|emr|emr-local, --profile, --dry-run (D4)
     _add_cat_thrift(command)
 
     p = command("rename", "copy facts of features under new names into a new factset (§11.8)")
@@ -70,9 +74,14 @@ def run_validate(args: argparse.Namespace) -> int:
     from ivory.identifiers import parse_identifier
     from ivory.validate import render_report, validate
 
-    repository = _open(args)
+    repository = _open_for_run(args)
     factsets = [parse_identifier(f) for f in args.factset]
-    result = validate(repository, _runner(args), factsets, args.examples)
+    try:
+        result = validate(repository, _runner(args, repository), factsets, args.examples)
+    except IvoryError as e:
+        if _dry_run_done(e):
+            return 0
+        raise
     for line in render_report(result):
         print(line)
     sys.stdout.flush()

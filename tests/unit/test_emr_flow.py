@@ -400,3 +400,20 @@ def test_dry_run_prints_the_request_and_starts_nothing(repo: Repository, capsys)
     assert fake.calls == []
     assert not list(repo.data.list("factsets/", None))  # no id allocated
     assert not list(repo.data.list("_ivory/", None))  # nothing uploaded
+
+
+def test_validate_dry_run_prints_a_spark_submit_flow_issue_5(repo: Repository, capsys) -> None:
+    """``validate --runner emr`` goes through the same launcher: a dry run prints its
+    request (one spark-submit step, the job reads S3 directly) and calls nothing."""
+    from ivory.emr.dry_run import DryRunRepository
+    from ivory.emr.launch import DryRunDone
+    from ivory.validate import validate
+
+    fake = FakeEmr([])
+    with pytest.raises(DryRunDone):
+        validate(DryRunRepository(repo),  # type: ignore[arg-type]
+                 make_runner(repo, fake, [], dry_run=True))
+    request = json.loads(capsys.readouterr().out)
+    steps = [s["Name"] for s in request["Steps"]]
+    assert steps == ["ivory validate: spark-submit"]
+    assert fake.calls == []
