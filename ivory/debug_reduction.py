@@ -17,12 +17,22 @@ from ivory.metadata import Version
 from ivory.reductions import Fact, Group, build_groups, dump_steps
 from ivory.repository import Repository
 from ivory.schema import VALUE_COLUMNS
-from ivory.values import TOMBSTONE
+from ivory.values import stored_value
+
+
+def _orderable(value: object) -> object:
+    """A stored column value as a key ordered like Spark orders it (nulls first; arrays and
+    structs element by element), so struct/list values never compare dicts."""
+    if isinstance(value, dict):
+        return tuple(_orderable(v) for v in value.values())
+    if isinstance(value, list):
+        return tuple(_orderable(v) for v in value)
+    return (value is not None, value)
 
 
 def _sort_key(row: dict[str, object]) -> tuple[object, ...]:
     """§7.2 order of stored facts; same-datetime set facts by value (as the Spark squash)."""
-    values = tuple((v is not None, v) for v in (row[c] for c in VALUE_COLUMNS.values()))
+    values = tuple(_orderable(row[c]) for c in VALUE_COLUMNS.values())
     return (row["date"], row["seconds"], row["tombstone"], values)
 
 
@@ -80,7 +90,7 @@ def dump_reduction(repository: Repository, snapshot_id: str, entities: Sequence[
                 continue
             column = VALUE_COLUMNS.get(getattr(concrete.encoding, "value", ""))
             facts = [Fact(r["date"], int(r["seconds"]),  # type: ignore[arg-type]
-                          TOMBSTONE if r["tombstone"] or column is None else r[column])
+                          stored_value(r, column))
                      for r in stored]
             virtual = group.virtuals[position]
             fid = virtual.feature

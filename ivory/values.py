@@ -507,6 +507,15 @@ def from_columns(row: object) -> object:
     return _from_record(row)
 
 
+def stored_value(row: dict, column: str | None) -> object:
+    """The reference value (:mod:`ivory.reductions`) of a stored fact row: the ``column`` of
+    a primitive encoding; for a struct or list encoding (``column`` None) the
+    ``struct_value`` / ``list_value`` array as a ``dict`` (declaration order) / ``list``."""
+    if row["tombstone"]:
+        return TOMBSTONE
+    return row[column] if column is not None else from_columns(row)
+
+
 def _has(row: object, column: str) -> bool:
     if isinstance(row, dict):
         return column in row

@@ -27,7 +27,7 @@ from pyspark.sql import functions as F
 
 from ivory.reductions import Fact, Group, group_from_json, render_result, virtual_results
 from ivory.schema import VALUE_COLUMNS
-from ivory.values import TOMBSTONE
+from ivory.values import TOMBSTONE, stored_value
 from ivory.windows import earliest_window_start
 
 if TYPE_CHECKING:
@@ -116,8 +116,7 @@ def gathered(facts: DataFrame, groups: dict[tuple[str, str], Group],
 
 
 def _fact(row: dict[str, Any], column: str | None) -> Fact:
-    value = TOMBSTONE if row["tombstone"] or column is None else row[column]
-    return Fact(row["date"], row["seconds"], value)
+    return Fact(row["date"], row["seconds"], stored_value(row, column))
 
 
 def _evaluator(groups: dict[tuple[str, str], Group], index: dict[tuple[str, str], int],

@@ -1,8 +1,8 @@
 """The T: window case through the ``ivory`` command, as upstream's script runs it (§7.3,
 §7.4, §8, §9.5, §10, §11.2): separate processes, repository on local disk.
 
-Inputs and expected files: ``tests/unit/data/window`` without the ``mackerel`` struct
-feature (struct values cannot be ingested yet).
+Inputs and expected files: ``tests/unit/data/window`` (upstream's), including the
+``mackerel`` struct feature.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ DATA = pathlib.Path(__file__).parents[1] / "unit" / "data" / "window"
 
 
 def expected(name: str) -> list[str]:
-    return [line for line in (DATA / name).read_text().splitlines() if "mackerel" not in line]
+    return (DATA / name).read_text().splitlines()
 
 
 def parts(directory: pathlib.Path) -> list[str]:
@@ -34,6 +34,7 @@ def test_window_case_through_the_command_line(tmp_path):
     for namespace in ("halibut", "expression", "filter"):
         for target in (namespace, f"{namespace}_state"):
             shutil.copytree(DATA / "facts" / namespace, facts / target)
+    shutil.copytree(DATA / "facts" / "mackerel", facts / "mackerel")
     dictionary = tmp_path / "dictionary.psv"
     dictionary.write_text("".join(line + "\n" for line in expected("dictionary.psv")))
     ivory("create-repository", "-z", "Australia/Sydney", str(repo))

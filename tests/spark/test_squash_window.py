@@ -1,9 +1,8 @@
 """The T: window scenario end to end on local Spark (§7.3, §7.4, §8, §9.5, §10).
 
-Same inputs as ``tests/unit/test_reductions_window.py`` (``tests/unit/data/window``) without
-the ``mackerel`` struct feature: struct values cannot be ingested yet. The expected files
-are upstream's, with the mackerel lines left out; ``snapshot.psv`` is compared unsorted
-(§8.5 order in one ``part-m-00000``).
+Same inputs as ``tests/unit/test_reductions_window.py`` (``tests/unit/data/window``),
+including the ``mackerel`` struct feature (§4.4, §8.4 ``latest_by``). The expected files are
+upstream's; ``snapshot.psv`` is compared unsorted (§8.5 order in one ``part-m-00000``).
 """
 
 from __future__ import annotations
@@ -29,26 +28,24 @@ pytestmark = pytest.mark.slow
 
 DATA = pathlib.Path(__file__).parents[1] / "unit" / "data" / "window"
 STATE_COPIES = {"expression": "expression_state", "filter": "filter_state",
-                "halibut": "halibut_state"}
+                "halibut": "halibut_state", "mackerel": None}
 D = dt.date
 
 
 def dictionary_text() -> str:
-    lines = (DATA / "dictionary.psv").read_text().splitlines()
-    return "".join(line + "\n" for line in lines if not line.startswith("mackerel:"))
+    return (DATA / "dictionary.psv").read_text()
 
 
 def expected(name: str) -> list[str]:
-    return [line for line in (DATA / name).read_text().splitlines()
-            if "|mackerel|" not in line]
+    return (DATA / name).read_text().splitlines()
 
 
 @pytest.fixture(scope="module")
 def window_repo(tmp_path_factory, local_runner):
     tmp = tmp_path_factory.mktemp("window")
     facts = tmp / "input"
-    for namespace in ("halibut", "expression", "filter"):
-        for target in (namespace, STATE_COPIES[namespace]):
+    for namespace, copy in STATE_COPIES.items():
+        for target in (namespace, copy) if copy else (namespace,):
             shutil.copytree(DATA / "facts" / namespace, facts / target)
     repo, _ = Repository.create(str(tmp / "repo"), "Australia/Sydney")
     import_dictionary(repo, [("dictionary.psv", dictionary_text())])
@@ -91,9 +88,8 @@ def reference_chord(pairs):
     dictionary = parse_dictionary(dictionary_text())
     groups: dict[tuple[str, FeatureId], list[Fact]] = {}
     for path in sorted((DATA / "facts").glob("*/*.psv")):
-        if path.parent.name == "mackerel":
-            continue
-        for ns in (path.parent.name, STATE_COPIES[path.parent.name]):
+        copy = STATE_COPIES[path.parent.name]
+        for ns in (path.parent.name, copy) if copy else (path.parent.name,):
             for line in path.read_text().splitlines():
                 entity, name, raw, date = line.split("|")
                 d = dictionary.concrete(FeatureId(ns, name))

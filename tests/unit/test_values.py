@@ -29,6 +29,8 @@ from ivory.values import (
     render_double,
     render_json_string,
     render_value,
+    stored_value,
+    to_columns,
     unescape_text,
 )
 
@@ -824,3 +826,17 @@ def test_list_of_primitives_round_trip_4_4(case: tuple) -> None:
     element, value = case
     encoding = ListEncoding(element)
     assert parse_value(encoding, render_value(encoding, value)) == value
+
+
+def test_stored_value_gives_the_reference_value_of_struct_and_list_columns():
+    """The squash (§8.4 ``latest_by``) reads struct/list facts back as dict/list values."""
+    fish = StructEncoding((StructField("common_name", S, False), StructField("size", D, True)))
+    value = {"common_name": "Wahoo", "size": 43.2}
+    assert stored_value(to_columns(fish, value), None) == value
+    assert list(stored_value(to_columns(fish, value), None)) == ["common_name", "size"]
+    assert stored_value(to_columns(fish, {"common_name": "Tuna"}), None) == {
+        "common_name": "Tuna"}
+    assert stored_value(to_columns(ListEncoding(fish), [value]), None) == [value]
+    assert stored_value(to_columns(ListEncoding(S), ["a", "b"]), None) == ["a", "b"]
+    assert stored_value(to_columns(fish, TOMBSTONE), None) is TOMBSTONE
+    assert stored_value(to_columns(D, 1.5), "double_value") == 1.5
