@@ -167,16 +167,19 @@ _default: tuple[tuple[str, str], Cache | None] | None = None
 
 def default_cache() -> Cache | None:
     """The cache configured by the environment: ``$IVORY_CACHE_DIR`` (default
-    ``~/.cache/ivory/values``) and ``$IVORY_CACHE_BYTES`` (default 256 MiB; ``0``: no cache,
-    None is returned). One object per configuration, shared by the process."""
+    ``~/.cache/ivory/values``) and ``$IVORY_CACHE_BYTES`` (unset or ``0``: no cache, None
+    is returned; :data:`DEFAULT_MAX_BYTES` is a sensible size to set). One object per
+    configuration, shared by the process."""
     global _default
     config = (os.environ.get(DIR_ENV) or "~/.cache/ivory/values",
               os.environ.get(BYTES_ENV, ""))
     if _default is None or _default[0] != config:
+        # Opt-in: a repository deleted by hand and created again at the same location would
+        # be served the old values, so nothing is cached unless $IVORY_CACHE_BYTES says so.
         try:
-            max_bytes = int(config[1]) if config[1] else DEFAULT_MAX_BYTES
+            max_bytes = int(config[1]) if config[1] else 0
         except ValueError:
-            max_bytes = DEFAULT_MAX_BYTES
+            max_bytes = 0
         _default = (config, Cache(config[0], max_bytes) if max_bytes > 0 else None)
     return _default[1]
 

@@ -24,6 +24,7 @@ DICTIONARY = "fish:weight|encoding=double\nfish:name|encoding=string\n"
 def _cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("IVORY_REPOSITORY", raising=False)
     monkeypatch.setenv("IVORY_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("IVORY_CACHE_BYTES", str(256 * 1024 * 1024))
     return tmp_path / "cache"
 
 

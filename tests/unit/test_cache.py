@@ -140,3 +140,14 @@ def test_configuration_from_the_environment_d5_5(tmp_path: Path,
     monkeypatch.setenv("IVORY_CACHE_BYTES", "0")
     assert default_cache() is None
     assert MetadataStore(MemoryStorage()).cache is None
+
+
+def test_the_cache_is_off_unless_sized_d5_5(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                            ) -> None:
+    """Opt-in: a repository re-created at the same location must never be read from stale
+    cached values, so without ``$IVORY_CACHE_BYTES`` nothing is cached."""
+    monkeypatch.setenv("IVORY_CACHE_DIR", str(tmp_path / "c"))
+    monkeypatch.delenv("IVORY_CACHE_BYTES", raising=False)
+    assert default_cache() is None
+    monkeypatch.setenv("IVORY_CACHE_BYTES", "not a number")
+    assert default_cache() is None
