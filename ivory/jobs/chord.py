@@ -67,16 +67,13 @@ from typing import TYPE_CHECKING, Any
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
-from ivory.jobs.columns import FACT_SCHEMA
 from ivory.jobs.extract import CHORD_DATE, write_extract
-from ivory.jobs.snapshot import carried_values, ordering_key, read_facts
+from ivory.jobs.snapshot import carried_values, ordering_key, read_facts, winner_values
 from ivory.jobs.squash import chord_squash_values
-from ivory.schema import VALUE_COLUMNS
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-_VALUES = ["tombstone", *VALUE_COLUMNS.values()]
 _GROUP = ["entity", CHORD_DATE, "namespace", "name"]
 
 
@@ -115,7 +112,6 @@ def chord_values(facts: DataFrame, features: DataFrame, requests: DataFrame,
     dates = F.broadcast(requests.groupBy("entity")
                         .agg(F.collect_list(CHORD_DATE).alias("_dates")))
     carried = carried_values(encodings)
-    types = {field.name: field.dataType for field in FACT_SCHEMA.fields}
     winner = F.struct("_key", *carried, "date", "seconds")
     keys = ["entity", "namespace", "name"]
     buckets = (
@@ -142,8 +138,7 @@ def chord_values(facts: DataFrame, features: DataFrame, requests: DataFrame,
         .filter((F.col("_bucket") <= F.col(CHORD_DATE))
                 & (F.col("_next").isNull() | (F.col(CHORD_DATE) < F.col("_next"))))
         .select("entity", "namespace", "name", "w.date", "w.seconds",
-                *[F.col(f"w.{c}").alias(c) if c in carried
-                  else F.lit(None).cast(types[c]).alias(c) for c in _VALUES], CHORD_DATE)
+                *winner_values(carried), CHORD_DATE)
     )
 
 

@@ -74,12 +74,7 @@ FACT_SCHEMA = StructType(
         StructField("date", DateType(), False),
         StructField("seconds", IntegerType(), False),
         StructField("tombstone", BooleanType(), False),
-        StructField("boolean_value", BooleanType(), True),
-        StructField("int_value", IntegerType(), True),
-        StructField("long_value", LongType(), True),
-        StructField("double_value", DoubleType(), True),
-        StructField("string_value", StringType(), True),
-        StructField("date_value", DateType(), True),
+        *_primitive_fields(),
         StructField("struct_value", ArrayType(FIELD), True),
         StructField("list_value", ArrayType(ELEMENT), True),
     ]

@@ -26,7 +26,7 @@ virtual features are computed for the extracts by :mod:`ivory.jobs.squash`.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING, Any
 
 from pyspark.sql import Column, DataFrame, Observation
@@ -97,6 +97,14 @@ def read_facts(spark: SparkSession, plan: dict[str, Any]) -> DataFrame:
     return facts
 
 
+def winner_values(carried: Sequence[str], winner: str = "w") -> list[Column]:
+    """The fact schema's ``tombstone`` and value columns of a maximised struct ``winner``
+    that holds the ``carried`` ones (:func:`carried_values`); the others as typed nulls."""
+    types = {field.name: field.dataType for field in C.FACT_SCHEMA.fields}
+    return [F.col(f"{winner}.{c}").alias(c) if c in carried
+            else F.lit(None).cast(types[c]).alias(c) for c in _VALUES]
+
+
 def latest_facts(facts: DataFrame, features: DataFrame, date: str,
                  encodings: Collection[str] | None = None) -> DataFrame:
     """The winning fact per (entity, namespace, name) at ``date`` (yyyy-MM-dd), §7.2.
@@ -123,7 +131,6 @@ def latest_facts(facts: DataFrame, features: DataFrame, date: str,
     concrete = F.broadcast(features.filter(~F.col("virtual")).select("namespace", "name"))
     carried = carried_values(encodings)
     winner = F.max(F.struct("_key", *carried, "date", "seconds")).alias("w")
-    types = {field.name: field.dataType for field in C.FACT_SCHEMA.fields}
     return (
         facts.filter(F.col("date") <= F.lit(date).cast("date"))
         .join(concrete, ["namespace", "name"])
@@ -131,9 +138,7 @@ def latest_facts(facts: DataFrame, features: DataFrame, date: str,
                 ordering_key(F.col("date"), F.col("seconds"), F.col("priority")).alias("_key"))
         .groupBy("namespace", "entity", "name")
         .agg(winner)
-        .select("entity", "namespace", "name", "w.date", "w.seconds",
-                *[F.col(f"w.{c}").alias(c) if c in carried
-                  else F.lit(None).cast(types[c]).alias(c) for c in _VALUES])
+        .select("entity", "namespace", "name", "w.date", "w.seconds", *winner_values(carried))
     )
 
 
