@@ -37,7 +37,7 @@ def test_create_import_ingest_snapshot_and_inspect(tmp_path):
         "animal:legs|encoding=int|tombstone=NA\nanimal:sound|encoding=string\n")
 
     assert "Created configuration" in ivory("create-repository", "-z", "UTC", str(repo)).stdout
-    assert ivory("config", repository=repo).stdout == (
+    assert ivory("config", repository=repo).stdout == (  # §11.10, §2.1
         '{\n  "version" : "v5",\n  "timezone" : "UTC"\n}\n')
     ivory("import-dictionary", "-p", str(tmp_path / "dictionary.psv"), repository=repo)
     assert sorted(ivory("cat-dictionary", "-r", str(repo)).stdout.splitlines()) == [

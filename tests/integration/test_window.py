@@ -51,7 +51,7 @@ def test_window_case_through_the_command_line(tmp_path):
         "expected-snapshot.psv")  # unsorted: §8.5
     assert "5|expression|latest_two|[string]|||NA" in (
         tmp_path / "snapshot" / ".dictionary").read_text().splitlines()
-    assert (tmp_path / "snapshot" / ".profile").exists()
+    assert (tmp_path / "snapshot" / ".profile").exists()  # §9.6, --sample-rate accepted
     entities = tmp_path / "chord.psv"
     entities.write_text("ID00000000|2014-04-03\nID00000000|2014-06-03\nID00000001|2014-05-03\n")
     ivory("chord", "-o", f"sparse:psv={tmp_path}/chord", "--entities", str(entities),

@@ -398,7 +398,7 @@ def test_dense_output_and_extract_files_section_10(repository, tmp_path, local_r
         manifest = json.loads((directory / ".manifest.json").read_text())
         assert manifest["metadata"] == {"type": "extract:chord",
                                         "commit": str(repository.state().version)}
-        assert (directory / ".profile").read_bytes() == b""
+        assert (directory / ".profile").read_bytes() == b""  # §9.6: counters disabled upstream
 
 
 class NoJobRunner:
