@@ -35,7 +35,9 @@ def _add_repository(parser: argparse.ArgumentParser) -> None:
 
 def _add_extract_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", action="append", default=[], metavar="FORMAT=PATH",
-                        help="extract output, e.g. dense:psv=/tmp/dense (repeatable, §9.1)")
+                        help="extract output FORM:FILEFORMAT=PATH: FORM dense|sparse, FILEFORMAT "
+                             "[delimited|escaped:]psv|csv|tsv[:json|deprecated] or thrift, "
+                             "e.g. dense:psv=/tmp/dense (repeatable, §9.1)")
     parser.add_argument("--missing-value", default="NA",
                         help="text for missing values and tombstones (default NA)")
     parser.add_argument("--sample-rate", type=int, default=1_000_000, help=argparse.SUPPRESS)

@@ -116,8 +116,7 @@ def parse_output_spec(text: str) -> OutputSpec:
     """Parse ``dense:psv=/out/dense`` and friends (§9.1).
 
     Raises:
-        UsageError: malformed, or a format this version cannot write yet (thrift,
-            ``deprecated`` text).
+        UsageError: malformed (unknown form, file format or text format, empty path).
     """
     if "=" not in text:
         raise UsageError(f"invalid output '{text}': expected FORM:FORMAT=PATH")
@@ -126,8 +125,6 @@ def parse_output_spec(text: str) -> OutputSpec:
     if form not in ("dense", "sparse"):
         raise UsageError(f"invalid output form '{form}' in '{text}': expected dense or sparse")
     parsed = parse_file_format(file_format)
-    if isinstance(parsed, TextFormat) and parsed.deprecated:
-        raise UsageError(f"output format '{file_format}' is not supported yet")
     if not path:
         raise UsageError(f"invalid output '{text}': the path is empty")
     if parsed == "thrift":

@@ -586,12 +586,49 @@ def squash_group(group: Group, facts: Sequence[Fact], end: dt.date
 
 
 def render_result(encoding: Encoding, value: object, missing: str = "NA",
-                  context: str = "stored") -> str:
+                  context: str = "stored", text_format: str = "json") -> str:
     """A result as extract text (§4.3, §4.4): maps and structs in the key order of
-    ``context`` (§4.5: ``stored`` for extracts, ``reduction`` for the dump)."""
+    ``context`` (§4.5: ``stored`` for extracts, ``reduction`` for the dump);
+    ``text_format`` ``json`` or ``deprecated`` (§9.1: ``(k:v)`` structs and maps, plain
+    list elements)."""
     if isinstance(value, float) and encoding is not PrimitiveEncoding.DOUBLE:
         encoding = PrimitiveEncoding.DOUBLE
-    return render_value(encoding, value, missing, context=context)
+    return render_value(encoding, value, missing, text_format, context=context)
+
+
+#: Map-valued reductions whose values upstream saves as ``i32`` (§8.4, §9.4).
+_INT_MAPS = ("days_since_latest_by", "days_since_earliest_by")
+
+
+def thrift_result(virtual: Virtual, value: object) -> object:
+    """A virtual feature's result as the ``ThriftFactValue`` of a thrift extract (§9.4).
+
+    Value types follow the result encoding (§3.6) with upstream's exceptions: an ``int``
+    ``sum`` is saved as ``i64`` (§8.4); map values (``count_by``, ``*_by``, ``sum_by``)
+    are ``i64`` counts, ``i32`` days for ``days_since_*_by`` and the summed field's type
+    for ``sum_by``. A tombstone result stays a tombstone.
+
+    Returns:
+        An :class:`ivory.thrift.facts.ThriftFactValue`.
+    """
+    from ivory.thrift.facts import to_thrift
+
+    expr = virtual.expression
+    encoding: Encoding = virtual.render
+    if isinstance(value, float):
+        encoding = PrimitiveEncoding.DOUBLE
+    elif expr.name == "sum" and encoding is PrimitiveEncoding.INT:
+        encoding = PrimitiveEncoding.LONG
+    map_values: PrimitiveEncoding | None = None
+    if isinstance(value, dict) and isinstance(encoding, StructEncoding) and not encoding.fields:
+        if expr.name in _INT_MAPS:
+            map_values = PrimitiveEncoding.INT
+        elif expr.name == "sum_by" and isinstance(virtual.source, StructEncoding):
+            summed = virtual.source.field(expr.field or "")
+            map_values = summed.encoding if summed is not None else None
+        else:
+            map_values = PrimitiveEncoding.LONG
+    return to_thrift(encoding, value, map_values)
 
 
 def _when(step: Step) -> str:

@@ -58,6 +58,7 @@ def build_extract_json(spec: OutputSpec, missing: str) -> dict[str, Any]:
         "form": spec.form,
         "delimiter": spec.text_format.delimiter,
         "escaped": spec.text_format.escaped,
+        "deprecated": spec.text_format.deprecated,
         "missing": missing,
         "path": open_storage(spec.path).uri(),
         "thrift": spec.thrift,

@@ -243,29 +243,70 @@ def _key_rank(name: Column, count: Column, position: Column) -> Column:
         F.struct(bucket.cast("long").alias("k"), (-position).alias("p")))
 
 
+def _plain_scalar(value: Column) -> Column:
+    """A primitive of a :data:`FIELD` or :data:`ELEMENT` record as plain text (§4.3), the
+    form the ``deprecated`` text format uses inside structs and lists (§4.4): nothing quoted
+    or escaped, doubles as Java prints them (``NaN`` too)."""
+    return (
+        F.when(value["boolean_value"].isNotNull(),
+               F.when(value["boolean_value"], _lit("true")).otherwise(_lit("false")))
+        .when(value["int_value"].isNotNull(), value["int_value"].cast("string"))
+        .when(value["long_value"].isNotNull(), value["long_value"].cast("string"))
+        .when(value["double_value"].isNotNull(), render_double(value["double_value"]))
+        .when(value["string_value"].isNotNull(), value["string_value"])
+        .when(value["date_value"].isNotNull(), F.date_format(value["date_value"], "yyyy-MM-dd"))
+    )
+
+
+def _render_struct(fields: Column, deprecated: bool) -> Column:
+    count = F.size(fields)
+    if deprecated:
+        def text(f: Column) -> Column:
+            return F.concat(f["name"], F.lit(":"), _plain_scalar(f))
+    else:
+        def text(f: Column) -> Column:
+            return F.concat(json_string(f["name"]), F.lit(":"), _json_scalar(f))
+    ranked = F.transform(fields, lambda f, i: F.struct(
+        _key_rank(f["name"], count, i).alias("rank"), text(f).alias("text")))
+    opening, closing = ("(", ")") if deprecated else ("{", "}")
+    return F.concat(F.lit(opening), F.array_join(
+        F.transform(F.array_sort(ranked), lambda r: r["text"]), ","), F.lit(closing))
+
+
 def render_struct_json(fields: Column) -> Column:
     """A stored struct value (``array<FIELD>``) as a compact JSON object, keys in the §4.5
     order of stored values (twin of :func:`ivory.values.render_value`, context ``stored``).
     """
-    count = F.size(fields)
-    ranked = F.transform(fields, lambda f, i: F.struct(
-        _key_rank(f["name"], count, i).alias("rank"),
-        F.concat(json_string(f["name"]), F.lit(":"), _json_scalar(f)).alias("text")))
-    return F.concat(F.lit("{"), F.array_join(
-        F.transform(F.array_sort(ranked), lambda r: r["text"]), ","), F.lit("}"))
+    return _render_struct(fields, False)
+
+
+def render_struct_deprecated(fields: Column) -> Column:
+    """A stored struct value (``array<FIELD>``) in the ``deprecated`` text format (§4.4,
+    §9.1): ``(k:v,k2:v2)``, values as plain text, keys in the same §4.5 order as JSON (twin
+    of :func:`ivory.values.render_value` with ``text_format="deprecated"``; T: thrift-structs
+    ``sparse-deprecated.psv``)."""
+    return _render_struct(fields, True)
+
+
+def render_list(elements: Column, deprecated: bool = False) -> Column:
+    """A stored list value (``array<ELEMENT>``) as ``[v1,v2]`` (§4.4): elements as JSON, or
+    for the ``deprecated`` format as plain text and ``(k:v)`` structs."""
+    scalar = _plain_scalar if deprecated else _json_scalar
+    return F.concat(F.lit("["), F.array_join(F.transform(elements, lambda e: F.when(
+        e["struct_value"].isNotNull(), _render_struct(e["struct_value"], deprecated))
+        .otherwise(scalar(e))), ","), F.lit("]"))
 
 
 def render_list_json(elements: Column) -> Column:
     """A stored list value (``array<ELEMENT>``) as a compact JSON array (§4.4)."""
-    return F.concat(F.lit("["), F.array_join(F.transform(elements, lambda e: F.when(
-        e["struct_value"].isNotNull(), render_struct_json(e["struct_value"]))
-        .otherwise(_json_scalar(e))), ","), F.lit("]"))
+    return render_list(elements, False)
 
 
-def render_value(encoding: Column, missing: str = "NA") -> Column:
+def render_value(encoding: Column, missing: str = "NA", deprecated: bool = False) -> Column:
     """Render the stored value of a fact row as text (§4.3, §4.4); tombstones give
     ``missing``. Structs and lists render as JSON (:func:`render_struct_json`,
-    :func:`render_list_json`).
+    :func:`render_list_json`), or with ``deprecated`` in the ``deprecated`` text format
+    (:func:`render_struct_deprecated`, §9.1); primitives are the same in both.
 
     Expects the row to have the :data:`FACT_SCHEMA` value columns and ``tombstone``.
     """
@@ -278,6 +319,6 @@ def render_value(encoding: Column, missing: str = "NA") -> Column:
         .when(encoding == "double", render_double(F.col("double_value")))
         .when(encoding == "string", F.col("string_value"))
         .when(encoding == "date", F.date_format(F.col("date_value"), "yyyy-MM-dd"))
-        .when(encoding.startswith("("), render_struct_json(F.col("struct_value")))
-        .when(encoding.startswith("["), render_list_json(F.col("list_value")))
+        .when(encoding.startswith("("), _render_struct(F.col("struct_value"), deprecated))
+        .when(encoding.startswith("["), render_list(F.col("list_value"), deprecated))
     )

@@ -1,5 +1,6 @@
 """Extract outputs of a snapshot or a chord (§9.2, §9.3, §10): dense and sparse
-delimited/escaped text.
+delimited/escaped text, json or ``deprecated`` text format (§9.1), and thrift (§9.4,
+:mod:`ivory.jobs.thrift_output`).
 
 Input is one winning fact per (entity, feature) (fact schema of :mod:`ivory.jobs.columns`:
 the snapshot's winners, or the chord's) and the dictionary feature table, plus the values of
@@ -51,14 +52,16 @@ def _entity_text(frame: DataFrame) -> Column:
 
 
 def emitted_values(snapshot: DataFrame, features: DataFrame, missing: str,
-                   virtual_values: DataFrame | None = None) -> DataFrame:
+                   virtual_values: DataFrame | None = None, deprecated: bool = False
+                   ) -> DataFrame:
     """The values an extract emits, one row per (entity, feature), or per (entity, chord
     date, feature) when ``snapshot`` has a ``chord_date`` column.
 
     Args:
         virtual_values: results of virtual features (:mod:`ivory.jobs.squash`: keys,
             ``namespace``, ``name``, ``index``, ``value``, ``tombstone``, ``source_index``,
-            ``position``), or None.
+            ``position``; ``deprecated_value`` when ``deprecated``), or None.
+        deprecated: render structs and lists in the ``deprecated`` text format (§9.1).
 
     Returns:
         ``entity`` string, [``chord_date`` date,] ``namespace`` string, ``name`` string,
@@ -73,14 +76,15 @@ def emitted_values(snapshot: DataFrame, features: DataFrame, missing: str,
         snapshot.filter(~F.col("tombstone"))
         .join(state, ["namespace", "name"])
         .select(*_keys(snapshot), "namespace", "name", "index",
-                C.render_value(F.col("_encoding"), missing).alias("value"),
+                C.render_value(F.col("_encoding"), missing, deprecated).alias("value"),
                 F.col("index").alias("source_index"), F.lit(0).alias("position"))
     )
     if virtual_values is None:
         return concrete
+    rendered = F.col("deprecated_value" if deprecated else "value")
     virtual = virtual_values.select(
         *_keys(snapshot), "namespace", "name", "index",
-        F.when(F.col("tombstone"), F.lit(missing)).otherwise(F.col("value")).alias("value"),
+        F.when(F.col("tombstone"), F.lit(missing)).otherwise(rendered).alias("value"),
         "source_index", "position")
     return concrete.unionByName(virtual)
 
@@ -137,17 +141,19 @@ def write_extract(snapshot: DataFrame, features: DataFrame, output: dict[str, An
     Args:
         snapshot: winning facts (fact schema), with ``chord_date`` for a chord.
         output: ``{"form": "dense"|"sparse", "delimiter": str, "escaped": bool,
-            "missing": str, "path": uri}``.
-        virtual_values: virtual feature results (see :func:`emitted_values`), or None.
+            "deprecated": bool, "missing": str, "path": uri, "thrift": bool}``.
+        virtual_values: virtual feature results (see :func:`emitted_values`; with
+            ``thrift_value`` for thrift outputs), or None.
 
     Returns:
         The number of lines written.
     """
-    if output.get("thrift"):  # dense:thrift / sparse:thrift (§9.4): concrete features only
+    if output.get("thrift"):  # dense:thrift / sparse:thrift (§9.4)
         from ivory.jobs.thrift_output import write_thrift
 
-        return write_thrift(snapshot, features, output)
-    values = emitted_values(snapshot, features, output["missing"], virtual_values).cache()
+        return write_thrift(snapshot, features, output, virtual_values)
+    values = emitted_values(snapshot, features, output["missing"], virtual_values,
+                            bool(output.get("deprecated"))).cache()
     try:
         if output["form"] == "sparse":
             lines = sparse_lines(values, output)

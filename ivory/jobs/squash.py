@@ -25,7 +25,14 @@ from typing import TYPE_CHECKING, Any
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from ivory.reductions import Fact, Group, group_from_json, render_result, virtual_results
+from ivory.reductions import (
+    Fact,
+    Group,
+    group_from_json,
+    render_result,
+    thrift_result,
+    virtual_results,
+)
 from ivory.schema import VALUE_COLUMNS
 from ivory.values import TOMBSTONE, stored_value
 from ivory.windows import earliest_window_start
@@ -38,6 +45,24 @@ _VALUES = ["tombstone", *VALUE_COLUMNS.values()]
 #: Columns of the squash output (besides ``chord_date`` for chords).
 VALUE_SCHEMA = ("entity string, namespace string, name string, index int, value string, "
                 "tombstone boolean, source_index int, position int")
+#: Optional squash output columns, added only when an extract of the plan needs them (§9.1,
+#: §9.4): the result in the ``deprecated`` text format, and its compact-protocol
+#: ``ThriftFactValue`` bytes.
+EXTRA_COLUMNS = {"deprecated_value": "string", "thrift_value": "binary"}
+
+
+def extra_columns(plan: dict[str, Any]) -> tuple[str, ...]:
+    """The :data:`EXTRA_COLUMNS` the plan's extracts need (none for json text outputs)."""
+    extracts = plan.get("extracts") or []
+    wanted = {"deprecated_value": any(e.get("deprecated") and not e.get("thrift")
+                                      for e in extracts),
+              "thrift_value": any(e.get("thrift") for e in extracts)}
+    return tuple(c for c in EXTRA_COLUMNS if wanted[c])
+
+
+def _value_schema(extras: Sequence[str], chord: bool = False) -> str:
+    schema = VALUE_SCHEMA + "".join(f", {c} {EXTRA_COLUMNS[c]}" for c in extras)
+    return schema.replace("entity string,", "entity string, chord_date date,") if chord else schema
 
 
 def read_groups(plan: dict[str, Any]) -> dict[tuple[str, str], Group]:
@@ -120,9 +145,10 @@ def _fact(row: dict[str, Any], column: str | None) -> Fact:
 
 
 def _evaluator(groups: dict[tuple[str, str], Group], index: dict[tuple[str, str], int],
-               end: str | None) -> Any:
+               end: str | None, extras: Sequence[str] = ()) -> Any:
     """The ``mapInArrow`` function: one input row per group (with ``chord_dates`` for
-    chords, else the snapshot date ``end``), one output row per non-null result."""
+    chords, else the snapshot date ``end``), one output row per non-null result, with the
+    ``extras`` columns of :data:`EXTRA_COLUMNS`."""
     end_date = dt.date.fromisoformat(end) if end else None
     columns = {key: VALUE_COLUMNS.get(g.concrete.encoding.value)  # type: ignore[union-attr]
                if hasattr(g.concrete.encoding, "value") else None
@@ -134,7 +160,7 @@ def _evaluator(groups: dict[tuple[str, str], Group], index: dict[tuple[str, str]
         for batch in batches:
             out: dict[str, list[Any]] = {k: [] for k in (
                 "entity", "chord_date", "namespace", "name", "index", "value", "tombstone",
-                "source_index", "position")}
+                "source_index", "position", *extras)}
             for row in batch.to_pylist():
                 key = (row["namespace"], row["name"])
                 group = groups[key]
@@ -154,16 +180,29 @@ def _evaluator(groups: dict[tuple[str, str], Group], index: dict[tuple[str, str]
                         out["tombstone"].append(tomb)
                         out["source_index"].append(index[key])
                         out["position"].append(position)
+                        if extras:
+                            _add_extras(out, extras, virtual, result, tomb)
             if end_date is None:
-                yield pa.RecordBatch.from_pydict(out, schema=_arrow_schema(True))
+                yield pa.RecordBatch.from_pydict(out, schema=_arrow_schema(True, extras))
             else:
                 del out["chord_date"]
-                yield pa.RecordBatch.from_pydict(out, schema=_arrow_schema(False))
+                yield pa.RecordBatch.from_pydict(out, schema=_arrow_schema(False, extras))
 
     return run
 
 
-def _arrow_schema(chord: bool) -> pa.Schema:
+def _add_extras(out: dict[str, list[Any]], extras: Sequence[str], virtual: Any,
+                result: object, tomb: bool) -> None:
+    from ivory.thrift.facts import encode
+
+    if "deprecated_value" in extras:
+        out["deprecated_value"].append(
+            None if tomb else render_result(virtual.render, result, text_format="deprecated"))
+    if "thrift_value" in extras:
+        out["thrift_value"].append(encode(thrift_result(virtual, result)))
+
+
+def _arrow_schema(chord: bool, extras: Sequence[str] = ()) -> pa.Schema:
     import pyarrow as pa
 
     fields = [("entity", pa.string())]
@@ -172,6 +211,8 @@ def _arrow_schema(chord: bool) -> pa.Schema:
     fields += [("namespace", pa.string()), ("name", pa.string()), ("index", pa.int32()),
                ("value", pa.string()), ("tombstone", pa.bool_()),
                ("source_index", pa.int32()), ("position", pa.int32())]
+    types = {"string": pa.string(), "binary": pa.binary()}
+    fields += [(c, types[EXTRA_COLUMNS[c]]) for c in extras]
     return pa.schema(fields)
 
 
@@ -189,15 +230,19 @@ def squash_values(facts: DataFrame, plan: dict[str, Any], end: str) -> DataFrame
     Returns:
         ``entity``, ``namespace``, ``name``, ``index`` (feature index), ``value`` (rendered,
         §4.3/§4.4; null for a tombstone result), ``tombstone`` (boolean), ``source_index``
-        and ``position`` (the §8.5 order: source feature, entity, position in the group).
+        and ``position`` (the §8.5 order: source feature, entity, position in the group),
+        then the :func:`extra_columns` of the plan (``deprecated_value``, null for a
+        tombstone result; ``thrift_value``).
     """
     groups = read_groups(plan)
     spark = facts.sparkSession
+    extras = extra_columns(plan)
+    schema = _value_schema(extras)
     if not groups:
-        return spark.createDataFrame([], VALUE_SCHEMA)
+        return spark.createDataFrame([], schema)
     frame = gathered(facts, groups)
-    return frame.mapInArrow(_evaluator(groups, feature_index(plan["features"]), end),
-                            VALUE_SCHEMA)
+    return frame.mapInArrow(_evaluator(groups, feature_index(plan["features"]), end, extras),
+                            schema)
 
 
 def chord_squash_values(facts: DataFrame, requests: DataFrame, plan: dict[str, Any]
@@ -215,7 +260,8 @@ def chord_squash_values(facts: DataFrame, requests: DataFrame, plan: dict[str, A
         As :func:`squash_values` plus ``chord_date`` (date) after ``entity``.
     """
     groups = read_groups(plan)
-    schema = VALUE_SCHEMA.replace("entity string,", "entity string, chord_date date,")
+    extras = extra_columns(plan)
+    schema = _value_schema(extras, chord=True)
     spark = facts.sparkSession
     if not groups:
         return spark.createDataFrame([], schema)
@@ -229,7 +275,8 @@ def chord_squash_values(facts: DataFrame, requests: DataFrame, plan: dict[str, A
             .filter(F.col("date") <= F.col("_last")).drop("_last")
             .join(F.broadcast(modes), ["namespace", "name"]))
     frame = gathered(dedup_for_chord(mine), groups).join(F.broadcast(dates), "entity")
-    return frame.mapInArrow(_evaluator(groups, feature_index(plan["features"]), None), schema)
+    return frame.mapInArrow(_evaluator(groups, feature_index(plan["features"]), None, extras),
+                            schema)
 
 
 def dedup_for_chord(facts: DataFrame) -> DataFrame:

@@ -62,22 +62,26 @@ def _primitive(encoding: PrimitiveEncoding | None, value: object) -> ThriftFactP
     return ThriftFactPrimitiveValue(s=str(value))
 
 
-def _struct(encoding: StructEncoding | None, value: dict) -> ThriftFactStruct:
+def _struct(encoding: StructEncoding | None, value: dict,
+            map_values: PrimitiveEncoding | None = None) -> ThriftFactStruct:
     def field_encoding(name: str) -> PrimitiveEncoding | None:
         field = encoding.field(name) if encoding is not None else None
-        return field.encoding if field is not None else None
+        return field.encoding if field is not None else map_values
 
     return ThriftFactStruct(v={k: _primitive(field_encoding(k), v) for k, v in value.items()})
 
 
-def to_thrift(encoding: Encoding | None, value: object) -> ThriftFactValue:
+def to_thrift(encoding: Encoding | None, value: object,
+              map_values: PrimitiveEncoding | None = None) -> ThriftFactValue:
     """A value (:mod:`ivory.values` model) as a ``ThriftFactValue`` (§9.4); ``encoding``
-    picks ``i32`` vs ``i64`` and double for integral numbers (None: by Python type)."""
+    picks ``i32`` vs ``i64`` and double for integral numbers (None: by Python type).
+    ``map_values`` types the values of struct keys the encoding does not declare (the maps
+    reductions return, §8.4)."""
     if value is TOMBSTONE:
         return ThriftFactValue(tombstone=ThriftTombstone())
     if isinstance(value, dict):
         struct = encoding if isinstance(encoding, StructEncoding) else None
-        return ThriftFactValue(strct=_struct(struct, value))
+        return ThriftFactValue(strct=_struct(struct, value, map_values))
     if isinstance(value, list):
         element = encoding.element if isinstance(encoding, ListEncoding) else None
         items = [ThriftFactListValue(s=_struct(

@@ -133,6 +133,10 @@ def test_parse_input_spec_malformed_s5_1(text: str) -> None:
         ("sparse:psv=/out/sparse", OutputSpec("sparse", TextFormat(), "/out/sparse")),
         ("dense:escaped:psv=o", OutputSpec("dense", TextFormat("|", True), "o")),
         ("sparse:delimited:csv:json=o=1", OutputSpec("sparse", TextFormat(","), "o=1")),
+        ("sparse:delimited:psv:deprecated=o",
+         OutputSpec("sparse", TextFormat("|", False, True), "o")),
+        ("dense:escaped:tsv:deprecated=o",
+         OutputSpec("dense", TextFormat("\t", True, True), "o")),
     ],
 )
 def test_parse_output_spec_s9_1(text: str, expected: OutputSpec) -> None:
@@ -140,7 +144,8 @@ def test_parse_output_spec_s9_1(text: str, expected: OutputSpec) -> None:
 
 
 @pytest.mark.parametrize("text", ["dense:psv", "dense:psv=", "chord:psv=/x", "psv=/x",
-                                  "dense:xsv=/x"])
+                                  "dense:xsv=/x", "dense:thrift:deprecated=/x",
+                                  "sparse:psv:deprecated:json=/x"])
 def test_parse_output_spec_malformed_s9_1(text: str) -> None:
     with pytest.raises(UsageError):
         parse_output_spec(text)

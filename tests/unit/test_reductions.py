@@ -255,3 +255,33 @@ def test_mode_de_duplication_and_order_section_6_7_2():
     keyed = [(f(same, {"a": "x", "n": 1}), 2), (f(same, {"a": "x", "n": 2}), 1),
              (f(same, {"a": "y", "n": 3}), 3)]
     assert [x.value["n"] for x in order_facts(keyed, Mode("keyed_set", ("a",)))] == [2, 3]
+
+
+def test_thrift_result_types_section_9_4() -> None:
+    """§9.4 (and §8.4): a virtual feature's ThriftFactValue -- int ``sum`` as i64 although
+    the dictionary says int, ``count`` i64, ``count_by`` counts i64, ``days_since_*_by``
+    i32, int ``sum_by`` i32, doubles as double, lists typed by their source, tombstones
+    kept."""
+    from ivory.reductions import thrift_result
+
+    def virtual(encoding: str, expression: str):
+        return group(encoding, expression).virtuals[0]
+
+    assert thrift_result(virtual("int", "sum"), 9).primitive.l == 9
+    assert thrift_result(virtual("int", "count"), 2).primitive.l == 2
+    assert thrift_result(virtual("int", "mean"), 2.0).primitive.d == 2.0
+    assert thrift_result(virtual("int", "latestN,2"), [5, 4]).lst.l[0].p.i == 5
+    assert thrift_result(virtual("string", "count_by"), {"a": 1}).strct.v["a"].l == 1
+    assert thrift_result(virtual("string", "days_since_latest_by"),
+                         {"a": 3}).strct.v["a"].i == 3
+    assert thrift_result(virtual("(k:string,x:int)", "sum_by,k,x"),
+                         {"a": 3}).strct.v["a"].i == 3
+    assert thrift_result(virtual("(k:string,x:int*)", "latest,x"), T).tombstone is not None
+    assert thrift_result(virtual("(k:string,x:int*)", "latest,x"), 4).primitive.i == 4
+
+
+def test_render_result_deprecated_section_9_1() -> None:
+    """§9.1: results render in the deprecated text format on request."""
+    g = group("string", "latestN,2")
+    assert render_result(g.virtuals[0].render, ["b", "a"], text_format="deprecated") == "[b,a]"
+    assert render_result(g.virtuals[0].render, ["b", "a"]) == '["b","a"]'
