@@ -36,7 +36,7 @@ import os
 import struct
 import zlib
 from collections.abc import Callable, Iterable, Iterator
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from ivory.errors import IvoryError
 
@@ -81,8 +81,9 @@ def _snappy_length(chunk: bytes, name: str) -> int:
 
 
 def _lz4_length(chunk: bytes, name: str) -> int:
-    """The uncompressed length of a raw LZ4 block, found by walking its sequences (raw LZ4
-    does not store it; only needed when Hadoop split a block into several chunks)."""
+    """The uncompressed length of a raw LZ4 block, found by walking its sequences: raw LZ4
+    does not store it, pyarrow needs it exactly, and a Hadoop block may hold several
+    chunks, so the block's length does not give each chunk's."""
     pos, total, end = 0, 0, len(chunk)
     while pos < end:
         token = chunk[pos]
@@ -116,12 +117,16 @@ def _arrow_chunk(codec: str, length_of: Callable[[bytes, str], int]
                  ) -> Callable[[bytes, str], bytes]:
     """A chunk decoder for pyarrow's ``codec``, sized by ``length_of`` (pyarrow needs the
     exact uncompressed size)."""
-    def decode(chunk: bytes, name: str) -> bytes:
-        import pyarrow as pa
+    made: list[Any] = []  # the pyarrow Codec, made on first use (no import at load time)
 
+    def decode(chunk: bytes, name: str) -> bytes:
+        if not made:
+            import pyarrow as pa
+
+            made.append(pa.Codec(codec))
         try:
-            return pa.Codec(codec).decompress(chunk, decompressed_size=length_of(chunk, name),
-                                              asbytes=True)
+            return made[0].decompress(chunk, decompressed_size=length_of(chunk, name),
+                                      asbytes=True)
         except (OSError, ValueError) as e:
             raise SequenceFileError(f"{name}: corrupt {codec} data: {e}") from e
     return decode
