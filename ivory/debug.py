@@ -193,7 +193,8 @@ def thrift_lines(input_path: str, form: str, entities: Sequence[str] = ()) -> It
     directory or a glob; hidden files skipped): ``dense`` ``entity|v1|v2|...``, ``sparse``
     one ``entity|ns:name|value`` per map entry, ``fact`` ``entity|attribute|value|datetime``.
     Values render as JSON with the §4.5 rule 4 key order; tombstones as ``NA``. Pure Python:
-    uncompressed SequenceFiles only (:mod:`ivory.sequencefile`).
+    uncompressed, record- or block-compressed SequenceFiles (Default/Deflate, Gzip, BZip2,
+    Snappy, Lz4 codecs; :mod:`ivory.sequencefile`).
 
     Raises:
         IvoryError: an unknown ``form``, no input file, or a file that is not such a

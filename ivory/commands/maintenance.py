@@ -52,7 +52,8 @@ def add_parsers(command: Callable[[str, str], argparse.ArgumentParser]) -> None:
 
 def _add_cat_thrift(command: Callable[[str, str], argparse.ArgumentParser]) -> None:
     p = command("cat-thrift", "print Thrift SequenceFiles (dense/sparse extracts, ingest facts) "
-                              "as text part files (§11.4; uncompressed files)")
+                              "as text part files (§11.4; uncompressed or compressed with "
+                              "Default/Deflate, Gzip, BZip2, Snappy or Lz4)")
     p.add_argument("-f", "--format", required=True, choices=["dense", "sparse", "fact"])
     p.add_argument("-e", "--entity", action="append", default=[])
     p.add_argument("-o", "--output", required=True, help="directory for the part files")
