@@ -483,8 +483,10 @@ def parse_encoding(text: str) -> Encoding:
     """Parse ``boolean|int|long|double|string|date``, a struct ``(name:prim[*],…)`` (spaces
     around names and types allowed) or a list ``[prim]`` / ``[(struct)]`` (§3.2).
 
-    A struct with 5 or more fields is held in Scala ``HashMap`` order (§4.5 rule 1; upstream
-    keeps structs in maps, so declaration order only survives up to 4 fields).
+    Struct fields keep their declaration order, whatever their number: values are stored
+    and fed to the JSON key order of §4.5 rules 2-4 in that order. Only the dictionary text
+    (:func:`render_encoding`) prints 5 or more fields in Scala ``HashMap`` order (§4.5
+    rule 1).
 
     Raises:
         DictionaryError: ``Invalid encoding '<text>'``, with the reason.
@@ -514,7 +516,7 @@ def _parse_struct(body: str, text: str) -> StructEncoding:
         if any(f.name == name for f in fields):
             raise DictionaryError(f"Invalid encoding '{text}': struct field '{name}' repeated")
         fields.append(StructField(name, _PRIMITIVES[prim], optional))
-    return canonical_struct(fields)
+    return StructEncoding(tuple(fields))
 
 
 def canonical_struct(fields: Iterable[StructField]) -> StructEncoding:
@@ -527,14 +529,25 @@ def canonical_struct(fields: Iterable[StructField]) -> StructEncoding:
     return StructEncoding(tuple(fs))
 
 
-def render_encoding(encoding: Encoding) -> str:
-    """``string``, ``(f:type,f2:type*)`` or ``[type]`` (§3.5). Struct fields print in the
-    order of :func:`canonical_struct` (§4.5 rule 1 for 5 or more fields)."""
+def render_encoding(encoding: Encoding, declared: bool = False) -> str:
+    """``string``, ``(f:type,f2:type*)`` or ``[type]``.
+
+    With ``declared`` false, the dictionary text of §3.5 and §9.5 (``cat-dictionary``,
+    ``convert-dictionary``, ``.dictionary`` extract files, messages): struct fields in the
+    order of :func:`canonical_struct` — declaration order up to 4 fields, Scala
+    ``HashMap`` order from 5 (§4.5 rules 1 and 5; T: thrift-structs ``.dictionary``
+    ``(s:string,i:int,b:boolean,l:long,d:double)`` for ``(b,i,l,d,s)``).
+
+    With ``declared`` true, fields in declaration order: the text job plans carry
+    (feature table, squash table), which :func:`parse_encoding` reads back unchanged, so
+    jobs store and render struct values in the declared order (§4.5 rules 2-4 depend on it;
+    T: thrift-structs ``{"d":…,"s":…,"b":…}``).
+    """
     if isinstance(encoding, PrimitiveEncoding):
         return encoding.value
     if isinstance(encoding, ListEncoding):
-        return f"[{render_encoding(encoding.element)}]"
-    fields = canonical_struct(encoding.fields).fields
+        return f"[{render_encoding(encoding.element, declared)}]"
+    fields = encoding.fields if declared else canonical_struct(encoding.fields).fields
     return "(" + ",".join(f"{f.name}:{f.encoding.value}{'*' * f.optional}" for f in fields) + ")"
 
 

@@ -185,7 +185,7 @@ def build_feature_table(dictionary: Dictionary) -> list[dict[str, object]]:
             "name": fid.name,
             "index": index,
             "virtual": not concrete,
-            "encoding": render_encoding(definition.encoding) if concrete else "",
+            "encoding": render_encoding(definition.encoding, declared=True) if concrete else "",
             "mode": definition.mode.kind if concrete else "",
             "tombstones": list(definition.tombstones) if concrete else [],
         })

@@ -528,7 +528,7 @@ def group_to_json(group: Group) -> dict[str, object]:
     c = group.concrete
     return {
         "namespace": c.feature.namespace, "name": c.feature.name,
-        "encoding": render_encoding(c.encoding), "mode": c.mode.render(),
+        "encoding": render_encoding(c.encoding, declared=True), "mode": c.mode.render(),
         "virtuals": [{"namespace": v.feature.namespace, "name": v.feature.name,
                       "expression": v.text[0], "filter": v.text[1],
                       "window": v.window.render() if v.window else None}

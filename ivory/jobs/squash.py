@@ -22,7 +22,7 @@ import datetime as dt
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from ivory.reductions import (
@@ -33,7 +33,7 @@ from ivory.reductions import (
     thrift_result,
     virtual_results,
 )
-from ivory.schema import VALUE_COLUMNS
+from ivory.schema import FACT_COLUMNS, VALUE_COLUMNS
 from ivory.values import TOMBSTONE, stored_value
 from ivory.windows import earliest_window_start
 
@@ -87,14 +87,14 @@ def windowed_facts(facts: DataFrame, starts: DataFrame, date: str) -> DataFrame:
     """The facts a snapshot at ``date`` keeps for features with a window (§7.3).
 
     Per (entity, feature): every fact dated after ``W`` and on or before ``date``, plus the
-    last fact dated on or before ``W``; state facts de-duplicated first (§6: per datetime
-    the highest priority, then the same value tie-break as ``latest_facts``). Sets keep
-    every fact.
+    last fact dated on or before ``W``; facts inside the window de-duplicated first by mode
+    (§6, :func:`mode_deduplicated`).
 
     Args:
         facts: fact schema plus ``priority`` (int, 1 = highest).
         starts: ``namespace``, ``name``, ``mode`` (``state``/``set``/``keyed_set``),
-            ``window_start`` (date) of the windowed features (small: broadcast).
+            ``keys`` (array<string>, the keyed_set key fields), ``window_start`` (date) of
+            the windowed features (small: broadcast); see :func:`starts_frame`.
 
     Returns:
         Rows of the fact schema.
@@ -102,22 +102,48 @@ def windowed_facts(facts: DataFrame, starts: DataFrame, date: str) -> DataFrame:
     columns = facts.columns[: facts.columns.index("priority")]
     joined = (facts.filter(F.col("date") <= F.lit(date).cast("date"))
               .join(F.broadcast(starts), ["namespace", "name"]))
-    # Only facts inside the window need the state de-duplication; the maximum below picks
+    # Only facts inside the window need the mode de-duplication; the maximum below picks
     # one fact among those on or before W, which de-duplicates them anyway.
-    after = joined.filter(F.col("date") > F.col("window_start"))
-    winner = F.max(F.struct(-F.col("priority"), *_VALUES)).alias("w")
-    state = (after.filter(F.col("mode") == "state")
-             .groupBy("entity", "namespace", "name", "date", "seconds")
-             .agg(winner)
-             .select("entity", "namespace", "name", "date", "seconds",
-                     *[F.col(f"w.{c}").alias(c) for c in _VALUES]))
-    inside = state.unionByName(after.filter(F.col("mode") != "state").select(*columns))
+    inside = mode_deduplicated(joined.filter(F.col("date") > F.col("window_start")))
     last = (joined.filter(F.col("date") <= F.col("window_start"))
             .groupBy("entity", "namespace", "name")
             .agg(F.max(F.struct("date", "seconds", -F.col("priority"), *_VALUES)).alias("w"))
             .select("entity", "namespace", "name", "w.date", "w.seconds",
                     *[F.col(f"w.{c}").alias(c) for c in _VALUES]))
-    return inside.unionByName(last.select(*columns))
+    return inside.select(*columns).unionByName(last.select(*columns))
+
+
+def key_values() -> Column:
+    """The values of the ``keys`` fields (array<string>) in ``struct_value``, in key order:
+    array<FIELD> (an element is null where the field is absent, e.g. for a tombstone).
+    Null where ``keys`` is null (features that are not keyed sets). §4.1, §6."""
+    return F.transform(
+        F.col("keys"),
+        lambda k: F.get(F.filter(F.col("struct_value"), lambda f: f["name"] == k), 0))
+
+
+def mode_deduplicated(facts: DataFrame) -> DataFrame:
+    """Mode de-duplication (§6, §4.1) of facts with ``priority``, ``mode`` and ``keys``.
+
+    ``state``: one fact per (entity, feature, datetime); ``keyed_set``: one per (entity,
+    feature, datetime, tombstone, key field values) — a tombstone has no key values and
+    de-duplicates with the other tombstones of its datetime; ``set``: every fact. The kept
+    fact has the highest priority (smallest number), then the largest value (the
+    ``latest_facts`` tie-break for exact ties).
+
+    Returns:
+        Rows of the fact schema (no ``priority``, ``mode``, ``keys``).
+    """
+    columns = list(FACT_COLUMNS)
+    keyed = F.when(F.col("mode") == "keyed_set", F.struct("tombstone", key_values().alias("k")))
+    winner = F.max(F.struct(-F.col("priority"), *_VALUES)).alias("w")
+    unique = (facts.filter(F.col("mode") != "set")
+              .groupBy("entity", "namespace", "name", "date", "seconds", keyed.alias("_key"))
+              .agg(winner)
+              .select("entity", "namespace", "name", "date", "seconds",
+                      *[F.col(f"w.{c}").alias(c) for c in _VALUES]))
+    return unique.select(*columns).unionByName(
+        facts.filter(F.col("mode") == "set").select(*columns))
 
 
 def gathered(facts: DataFrame, groups: dict[tuple[str, str], Group],
@@ -126,7 +152,7 @@ def gathered(facts: DataFrame, groups: dict[tuple[str, str], Group],
 
     Args:
         facts: fact schema, already de-duplicated (a stored snapshot, or the output of
-            :func:`dedup_for_chord`); only features in ``groups`` are kept.
+            :func:`mode_deduplicated`); only features in ``groups`` are kept.
 
     Returns:
         ``keys``, ``namespace``, ``name``, ``facts`` array<struct<date, seconds, tombstone,
@@ -269,36 +295,24 @@ def chord_squash_values(facts: DataFrame, requests: DataFrame, plan: dict[str, A
         F.array_sort(F.collect_list("chord_date")).alias("chord_dates"),
         F.max("chord_date").alias("_last"))
     modes = spark.createDataFrame(
-        [(ns, name, g.concrete.mode.kind) for (ns, name), g in groups.items()],
-        "namespace string, name string, mode string")
+        [(ns, name, g.concrete.mode.kind, list(g.concrete.mode.keys))
+         for (ns, name), g in groups.items()],
+        "namespace string, name string, mode string, keys array<string>")
     mine = (facts.join(F.broadcast(dates.select("entity", "_last")), "entity")
             .filter(F.col("date") <= F.col("_last")).drop("_last")
             .join(F.broadcast(modes), ["namespace", "name"]))
-    frame = gathered(dedup_for_chord(mine), groups).join(F.broadcast(dates), "entity")
+    frame = gathered(mode_deduplicated(mine), groups).join(F.broadcast(dates), "entity")
     return frame.mapInArrow(_evaluator(groups, feature_index(plan["features"]), None, extras),
                             schema)
 
 
-def dedup_for_chord(facts: DataFrame) -> DataFrame:
-    """Mode de-duplication (§6) of raw facts with ``priority``: state facts keep the
-    highest priority per datetime (value tie-break as ``latest_facts``), set facts all.
-    Expects a ``mode`` column (``state``/``set``/``keyed_set``), joined by the caller."""
-    columns = [c for c in facts.columns if c not in ("priority", "mode")]
-    winner = F.max(F.struct(-F.col("priority"), *_VALUES)).alias("w")
-    state = (facts.filter(F.col("mode") == "state")
-             .groupBy("entity", "namespace", "name", "date", "seconds")
-             .agg(winner)
-             .select("entity", "namespace", "name", "date", "seconds",
-                     *[F.col(f"w.{c}").alias(c) for c in _VALUES]))
-    other = facts.filter(F.col("mode") != "state").select(*columns)
-    return state.select(*columns).unionByName(other)
-
-
 def starts_frame(spark: SparkSession, groups: dict[tuple[str, str], Group], end: str
                  ) -> DataFrame:
-    """``namespace``, ``name``, ``mode``, ``window_start`` of the windowed features."""
+    """``namespace``, ``name``, ``mode``, ``keys`` (the keyed_set key fields, else empty),
+    ``window_start`` of the windowed features (§7.3)."""
     starts = window_starts(groups, dt.date.fromisoformat(end))
-    rows = [(ns, name, groups[(ns, name)].concrete.mode.kind, start)
+    rows = [(ns, name, groups[(ns, name)].concrete.mode.kind,
+             list(groups[(ns, name)].concrete.mode.keys), start)
             for (ns, name), start in starts.items()]
     return spark.createDataFrame(rows, "namespace string, name string, mode string, "
-                                       "window_start date")
+                                       "keys array<string>, window_start date")

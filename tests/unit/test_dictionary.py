@@ -230,6 +230,51 @@ def test_struct_with_five_fields_renders_in_scala_hash_map_order_4_5() -> None:
     assert canonical_struct(declared.fields) == parse_encoding(render_encoding(declared))
 
 
+THRIFT_STRUCTS = "(b: boolean*, i: int*, l: long*, d: double*, s: string*)"
+
+
+def test_struct_encodings_keep_declaration_order_4_5_rule_5() -> None:
+    """§4.5 (T: thrift-structs): a parsed struct keeps its declared field order, also with
+    5 or more fields; only the dictionary text (§3.5, §9.5) prints the HashMap order, while
+    ``declared=True`` (job plans) keeps the declared order and parses back unchanged."""
+    enc = parse_encoding(THRIFT_STRUCTS)
+    assert [f.name for f in enc.fields] == ["b", "i", "l", "d", "s"]
+    assert render_encoding(enc) == "(s:string*,i:int*,b:boolean*,l:long*,d:double*)"
+    assert render_encoding(enc, declared=True) == (
+        "(b:boolean*,i:int*,l:long*,d:double*,s:string*)")
+    assert parse_encoding(render_encoding(enc, declared=True)) == enc
+    assert render_encoding(ListEncoding(enc), declared=True) == (
+        "[(b:boolean*,i:int*,l:long*,d:double*,s:string*)]")
+    assert render_encoding(ListEncoding(enc)) == "[(s:string*,i:int*,b:boolean*,l:long*,d:double*)]"
+
+
+def test_struct_values_render_in_declared_insertion_order_4_5_rule_2() -> None:
+    """§4.5 rule 2 depends on insertion order within a bucket: fed with the declared order
+    ``(b,i,l,d,s)`` a stored ``{b,d,s}`` prints ``d,s,b`` as in T: thrift-structs
+    snapshot.psv (the HashMap order ``(s,i,b,l,d)`` would print ``d,b,s``)."""
+    from ivory.values import render_value
+
+    enc = parse_encoding(THRIFT_STRUCTS)
+    value = {"b": False, "d": 6.28318530718, "s": "bar"}
+    assert render_value(enc, value) == '{"d":6.28318530718,"s":"bar","b":false}'
+    assert render_value(enc, {"i": 12345, "l": 1234567898765432}) == (
+        '{"l":1234567898765432,"i":12345}')
+
+
+def test_job_plans_carry_declared_struct_order_4_5() -> None:
+    """§4.5: the feature and squash tables of job plans keep the declared order, so jobs
+    store struct fields in it; the ``.dictionary`` file (§9.5) prints the HashMap order."""
+    from ivory.planning import build_feature_table, build_squash_table
+
+    d = parse_dictionary(f"halibut:optional|encoding={THRIFT_STRUCTS}\n"
+                         "halibut:n|source=halibut:optional|expression=count\n")
+    declared = "(b:boolean*,i:int*,l:long*,d:double*,s:string*)"
+    assert build_feature_table(d)[1]["encoding"] == declared
+    assert build_squash_table(d)[0]["encoding"] == declared
+    assert render_extract_dictionary(d, "").splitlines()[1] == (
+        "1|halibut|optional|(s:string*,i:int*,b:boolean*,l:long*,d:double*)|||")
+
+
 def test_v1_format_is_auto_detected_3_3_11_9() -> None:
     """T: data-regression input; convert-dictionary prints §3.5 concrete lines."""
     d = parse_dictionary(V1)
