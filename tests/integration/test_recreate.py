@@ -284,3 +284,22 @@ def test_cli_section_11_7(repository) -> None:
     assert "factset 00000009 is not in the store" in bad.stderr
     with pytest.raises(IvoryError):
         health_recreate(repository, [], NOW)
+
+
+def test_recreate_on_s3_section_11_7(s3_bucket) -> None:
+    """The same through the storage abstraction on S3 (local S3 server): facts unchanged,
+    originals under tmp/expired, verify clean."""
+    repo, _ = Repository.create(f"s3://{s3_bucket}/repo", "UTC")
+    import_dictionary(repo, [("d.psv", DICTIONARY)])
+    _publish(repo, "00000000", {"halibut/2014/05/01/part-0.parquet": _parquet(
+        pa.Table.from_pylist([_fact("E1", "halibut", "warmup", "int", 5)],
+                             schema=arrow_fact_schema()))}, 1)
+    before = _dump(repo)
+    [result] = health_recreate(repo, ["00000000"], NOW)
+    assert result.expired == "tmp/expired/00000000.20150304130506"
+    assert _dump(repo) == before == ["E1|halibut|warmup|5|2014-05-01T00:00:00|Factset[00000000]"]
+    assert _parquet_files(repo, "tmp/") == [
+        "tmp/expired/00000000.20150304130506/halibut/2014/05/01/part-0.parquet"]
+    assert _parquet_files(repo, "factsets/") == [
+        "factsets/00000000/halibut/2014/05/01/recreated-20150304130506-00000.parquet"]
+    assert verify_repository(Repository.open(repo.location)).problems == []
