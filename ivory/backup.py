@@ -5,8 +5,8 @@ A backup is itself a repository layout (``metadata/{key}/{version}/value``, and 
 version reaches:
 
 * the ``repository`` version itself and every value it pins (``config``, ``dictionary``,
-  ``store``, ``snapshots``, ``data``), with their version numbers unchanged;
-* the manifest of every published factset and snapshot;
+  ``store``, ``snapshots``, ``data``, ``manifests``), with their version numbers unchanged;
+* the manifest of every published factset and snapshot (the version ``manifests`` pins, §11.7);
 * the ``store`` and ``dictionary`` versions each published snapshot was computed from (what
   snapshot reuse and incremental planning read, §7.1, §7.4);
 * with ``data``: every file those manifests list (errors directories are not copied).

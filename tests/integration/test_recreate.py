@@ -303,3 +303,18 @@ def test_recreate_on_s3_section_11_7(s3_bucket) -> None:
     assert _parquet_files(repo, "factsets/") == [
         "factsets/00000000/halibut/2014/05/01/recreated-20150304130506-00000.parquet"]
     assert verify_repository(Repository.open(repo.location)).problems == []
+
+
+def test_backup_and_restore_of_a_recreated_factset_section_11_7(repository, tmp_path) -> None:
+    """A backup copies the pinned manifest version and the recreated files; the restored
+    repository dumps the same facts and verifies clean."""
+    from ivory.backup import backup, restore
+
+    health_recreate(repository, ["00000000"], NOW)
+    before = _dump(repository)
+    backup(repository, str(tmp_path / "backup"), data=True)
+    restore(str(tmp_path / "backup"), str(tmp_path / "restored"), data=True)
+    restored = Repository.open(str(tmp_path / "restored"))
+    assert restored.manifest_versions() == {("factset", "00000000"): Version(1)}
+    assert _dump(restored) == before
+    assert verify_repository(restored).problems == []
