@@ -318,3 +318,21 @@ def test_backup_and_restore_of_a_recreated_factset_section_11_7(repository, tmp_
     assert restored.manifest_versions() == {("factset", "00000000"): Version(1)}
     assert _dump(restored) == before
     assert verify_repository(restored).problems == []
+
+
+def test_snapshot_and_chord_plans_read_the_recreated_files_section_11_7(repository) -> None:
+    """The snapshot (§7.4) and chord plans computed after a recreate list the recreated
+    files only (planning reads manifests at the pinned version, D3.1)."""
+    from ivory.chord import ChordRequests, plan_chord
+    from ivory.planning import parse_output_spec
+    from ivory.snapshot import plan_snapshot
+
+    health_recreate(repository, ["00000000"], NOW)
+    state = repository.state()
+    _, partial = plan_snapshot(repository, state, dt.date(2014, 6, 1), "pessimistic")
+    chord = plan_chord(repository, state, ChordRequests("e", "file:///e", (
+        ("E1", dt.date(2014, 6, 1)),)), [parse_output_spec("sparse:psv=/tmp/x")], "NA")
+    for files in ([k for p in partial["inputs"] for k in p["files"]],
+                  [k for p in chord["inputs"] for k in p["files"]]):
+        mine = [k for k in files if "factsets/00000000/" in k]
+        assert len(mine) == 2 and all("/recreated-20150305000506-" in k for k in mine), files
