@@ -5,8 +5,8 @@ A backup is itself a repository layout (``metadata/{key}/{version}/value``, and 
 version reaches:
 
 * the ``repository`` version itself and every value it pins (``config``, ``dictionary``,
-  ``store``, ``snapshots``, ``data``), with their version numbers unchanged;
-* the manifest of every published factset and snapshot;
+  ``store``, ``snapshots``, ``data``, ``manifests``), with their version numbers unchanged;
+* the manifest of every published factset and snapshot (the version ``manifests`` pins, §11.7);
 * the ``store`` and ``dictionary`` versions each published snapshot was computed from (what
   snapshot reuse and incremental planning read, §7.1, §7.4);
 * with ``data``: every file those manifests list (errors directories are not copied).
@@ -48,9 +48,11 @@ from ivory.metadata import REPOSITORY, MetadataStore, RepositoryState, Version
 from ivory.repository import (
     DATA_KEY,
     DICTIONARY_KEY,
+    MANIFESTS_KEY,
     SNAPSHOTS_KEY,
     STORE_KEY,
     Repository,
+    parse_manifests,
     parse_snapshots,
     parse_store,
 )
@@ -124,15 +126,18 @@ def plan_copy(metadata: MetadataStore, state: RepositoryState) -> Reachable:
     store = parse_store(state.read(STORE_KEY) or b"")
     records = parse_snapshots(state.read(SNAPSHOTS_KEY) or b"")
     objects = [("factset", i) for i in store] + [("snapshot", r.snapshot_id) for r in records]
+    # a recreated factset's manifest is the version the ``manifests`` value pins (§11.7)
+    pinned = parse_manifests(state.read(MANIFESTS_KEY) or b"")
     for kind, object_id in objects:
         key = f"manifest-{kind}-{object_id}"
+        version = pinned.get((kind, object_id), Version(0))
         try:
             manifests[f"{kind}s/{object_id}"] = manifest_from_bytes(
-                metadata.storage.read(f"metadata/{key}/{Version(0)}/value"))
+                metadata.storage.read(f"metadata/{key}/{version}/value"))
         except KeyNotFoundError:
             raise BackupError(f"published {kind} {object_id} has no manifest in "
                               f"{metadata.storage.describe()}: run 'ivory verify'") from None
-        values.append((key, Version(0)))
+        values.append((key, version))
     values += sorted(state.pins.items())
     extra = {(STORE_KEY, Version.parse(r.store_version)) for r in records}
     extra |= {(DICTIONARY_KEY, Version.parse(r.dictionary_version)) for r in records}

@@ -211,13 +211,13 @@ def plan_chord(repository: Repository, state: RepositoryState, requests: ChordRe
     """
     store = repository.store(state)
     dictionary = repository.dictionary(state)
-    manifests = repository.store_manifests(store)
+    manifests = repository.store_manifests(store, state)
     previous = None
     inputs = select_partitions(store, manifests, requests.latest)
     if seed is not None:
         seed_store = repository.store_at(seed.store_version)
         seed_dictionary = repository.dictionary(version=Version.parse(seed.dictionary_version))
-        seed_manifest = repository.read_manifest("snapshot", seed.snapshot_id)
+        seed_manifest = repository.read_manifest("snapshot", seed.snapshot_id, state)
         if seed_manifest is not None and is_snapshot_usable(
                 seed, requests.earliest, store, seed_store, str(state.pins["dictionary"]),
                 dictionary, seed_dictionary):

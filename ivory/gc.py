@@ -28,9 +28,13 @@ of commits that crashed before their ``repository`` write (D5.6) -- are deleted 
 the grace period (:func:`plan_metadata_gc`), as are temporary files of interrupted metadata
 writes. Values pinned by *any* ``repository`` version are kept, retained or not: ``ivory ls``
 and gc itself read every version, and values are small. Manifests (``manifest-*`` keys) are
-never pinned: they follow their factset's or snapshot's directory (above). ``repository``
-versions themselves are never deleted. A deleted version number may be created again by a
-later commit; no reader ever read the deleted value (readers follow pins), so no cache holds it.
+never candidates: they follow their factset's or snapshot's directory (above); the
+``manifests`` value that pins a recreated factset's later manifest version (§11.7) is an
+ordinary pinned value. Files under a published factset are never deleted one by one, so the
+files of a recreated factset stay; its expired originals under ``tmp/expired`` are not gc's.
+``repository`` versions themselves are never deleted. A deleted version number may be created
+again by a later commit; no reader ever read the deleted value (readers follow pins), so no
+cache holds it.
 """
 
 from __future__ import annotations

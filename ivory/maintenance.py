@@ -1,6 +1,5 @@
 """Maintenance commands without Spark (§11.6, §11.9): ``factset-statistics`` and
-``convert-dictionary``. (``health-recreate``, §11.7, is not built: manifests are immutable
-metadata values here, so a rewrite needs a manifest-version change first.) They read
+``convert-dictionary`` (``health-recreate``, §11.7, is :mod:`ivory.recreate`). They read
 Parquet with pyarrow, one batch at a time."""
 
 from __future__ import annotations

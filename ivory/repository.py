@@ -7,11 +7,16 @@ Metadata keys used (D2.2), each versioned by :class:`ivory.metadata.MetadataStor
 * ``store`` -- text, one factset id per line, highest priority first (§2.2);
 * ``snapshots`` -- text, one published snapshot per line:
   ``<snapshot id> <yyyy-MM-dd> <store version> <dictionary version>``;
-* ``manifest-factset-<id>`` / ``manifest-snapshot-<id>`` -- one key per published object,
-  version ``00000000`` only: the Thrift manifest of its files (sizes, MD5s) and facts;
+* ``manifest-factset-<id>`` / ``manifest-snapshot-<id>`` -- one key per published object:
+  the Thrift manifest of its files (sizes, MD5s) and facts; version ``00000000`` unless the
+  ``manifests`` key pins another one;
+* ``manifests`` -- (optional) text, one ``<kind> <id> <version>`` line per object whose
+  manifest was rewritten after publication (``health-recreate``, §11.7); objects not named
+  use manifest version ``00000000``;
 * ``data`` -- (optional) the URI of the data when it lives on another backend (D1.3);
 * ``repository`` -- the node pinning one version of ``config``, ``dictionary``, ``store``,
-  ``snapshots`` and ``data``; creating its next version is the one write that publishes a change.
+  ``snapshots``, ``data`` and ``manifests``; creating its next version is the one write
+  that publishes a change.
 
 Data (D2.5): ``factsets/<id>/<namespace>/<yyyy>/<mm>/<dd>/*.parquet``,
 ``snapshots/<id>/<namespace>/*.parquet``, ``errors/<id>/*.parquet``. A factset or snapshot
@@ -39,6 +44,7 @@ DICTIONARY_KEY = "dictionary"
 STORE_KEY = "store"
 SNAPSHOTS_KEY = "snapshots"
 DATA_KEY = "data"
+MANIFESTS_KEY = "manifests"
 DEFAULT_TIMEZONE = "UTC"
 
 
@@ -145,6 +151,34 @@ def parse_snapshots(data: bytes) -> list[SnapshotRecord]:
 
 def render_snapshots(records: Sequence[SnapshotRecord]) -> bytes:
     return "".join(r.render() + "\n" for r in records).encode("utf-8")
+
+
+def parse_manifests(data: bytes) -> dict[tuple[str, str], Version]:
+    """The ``manifests`` value: ``(kind, object id) -> manifest version`` (§11.7).
+
+    Raises:
+        MetadataError: Not UTF-8, or a line that is not ``<factset|snapshot> <id> <8 hex>``
+            or names an object twice (named with its number).
+    """
+    out: dict[tuple[str, str], Version] = {}
+    for number, line in _value_lines(MANIFESTS_KEY, data):
+        parts = line.split(" ")
+        try:
+            if len(parts) != 3 or parts[0] not in ("factset", "snapshot"):
+                raise MetadataError("expected '<factset|snapshot> <id> <version>'")
+            key = (parts[0], parse_identifier(parts[1]))
+            if key in out:
+                raise MetadataError(f"{parts[0]} {parts[1]} is named twice")
+            out[key] = Version.parse(parts[2])
+        except IvoryError as e:
+            raise _malformed(MANIFESTS_KEY, number, line, e) from None
+    return out
+
+
+def render_manifests(versions: dict[tuple[str, str], Version]) -> bytes:
+    """The ``manifests`` value: ``<kind> <id> <version>\\n`` lines sorted by kind and id."""
+    return "".join(f"{kind} {object_id} {Version(v)}\n"
+                   for (kind, object_id), v in sorted(versions.items())).encode("utf-8")
 
 
 class Repository:
@@ -269,16 +303,19 @@ class Repository:
         earlier snapshot was computed from."""
         return parse_store(self.metadata.read(STORE_KEY, Version.parse(version)))
 
-    def store_manifests(self, store: list[str]) -> dict[str, Manifest]:
+    def store_manifests(self, store: list[str], state: RepositoryState | None = None
+                        ) -> dict[str, Manifest]:
         """The manifest of every factset of ``store`` (what planning reads instead of listing
-        the data, D3.1).
+        the data, D3.1), at the manifest versions ``state`` (default head) pins.
 
         Raises:
             RepositoryError: a factset of the store has no manifest.
         """
+        versions = self.manifest_versions(state)
         manifests = {}
         for factset in store:
-            manifest = self.read_manifest("factset", factset)
+            manifest = self.read_manifest("factset", factset,
+                                          version=versions.get(("factset", factset), Version(0)))
             if manifest is None:
                 raise RepositoryError(f"factset {factset} of the store has no manifest")
             manifests[factset] = manifest
@@ -317,11 +354,35 @@ class Repository:
         key = f"manifest-{manifest.kind}-{manifest.object_id}"
         self.metadata.create(key, Version(0), manifest_to_bytes(manifest))
 
-    def read_manifest(self, kind: str, object_id: str) -> Manifest | None:
-        """The manifest of a factset or snapshot, or None. Manifests only have version 0, so
-        this is one read (none when the local cache holds it, D5.5), not a head lookup."""
-        value = self.metadata.read_if_present(f"manifest-{kind}-{object_id}", Version(0))
+    def manifest_versions(self, state: RepositoryState | None = None
+                          ) -> dict[tuple[str, str], Version]:
+        """``(kind, id) -> manifest version`` pinned by ``state``'s ``manifests`` value (default
+        head); objects not named use version 0. Empty (no read) when the key is not pinned."""
+        state = state or self.state()
+        if MANIFESTS_KEY not in state.pins:
+            return {}
+        return parse_manifests(self.metadata.read(MANIFESTS_KEY, state.pins[MANIFESTS_KEY]))
+
+    def read_manifest(self, kind: str, object_id: str, state: RepositoryState | None = None,
+                      version: Version | None = None) -> Manifest | None:
+        """The manifest of a factset or snapshot, or None.
+
+        Args:
+            state: read the version its ``manifests`` value pins (default: the head state).
+            version: read this version (``state`` is then not consulted).
+
+        Values are immutable, so the read itself goes through the local cache (D5.5).
+        """
+        if version is None:
+            version = self.manifest_versions(state).get((kind, object_id), Version(0))
+        value = self.metadata.read_if_present(f"manifest-{kind}-{object_id}", version)
         return None if value is None else manifest_from_bytes(value)
+
+    def write_manifest_next(self, manifest: Manifest) -> Version:
+        """Write a new version of an object's manifest (invisible until a commit pins it in
+        ``manifests``, §11.7); returns the version written."""
+        return self.metadata.write_next(f"manifest-{manifest.kind}-{manifest.object_id}",
+                                        manifest_to_bytes(manifest))
 
     def commit(self, change: Callable[[RepositoryState | None], dict[str, bytes]]
                ) -> RepositoryState:

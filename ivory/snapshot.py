@@ -89,7 +89,7 @@ def plan_snapshot(repository: Repository, state: RepositoryState, date: dt.date,
             return record, {}
     store = repository.store(state)
     dictionary = repository.dictionary(state)
-    manifests = repository.store_manifests(store)
+    manifests = repository.store_manifests(store, state)
     full = select_partitions(store, manifests, date)
     candidates = []
     previous: dict[str, Manifest] = {}
@@ -100,7 +100,7 @@ def plan_snapshot(repository: Repository, state: RepositoryState, date: dt.date,
         if not is_snapshot_usable(record, date, store, snapshot_store, dictionary_version,
                                   dictionary, snapshot_dictionary):
             continue
-        manifest = repository.read_manifest("snapshot", record.snapshot_id)
+        manifest = repository.read_manifest("snapshot", record.snapshot_id, state)
         if manifest is None:
             continue
         selection = select_partitions(store, manifests, date, after=record.date,

@@ -161,8 +161,10 @@ def verify_repository(repository: Repository) -> VerifyReport:
     objects += [("snapshot", r.snapshot_id) for r in repository.snapshots(state)]
     problems: list[Problem] = []
     files = read = 0
+    versions = repository.manifest_versions(state)  # recreated factsets' pins (§11.7)
     for kind, object_id in objects:
-        manifest = repository.read_manifest(kind, object_id)
+        manifest = repository.read_manifest(kind, object_id,
+                                            version=versions.get((kind, object_id), Version(0)))
         f, b = _verify_object(repository.data, f"{kind}s/{object_id}", manifest, problems)
         files += f
         read += b
@@ -267,6 +269,7 @@ def object_states(repository: Repository) -> list[ObjectState]:
     snapshots, each in id order.
     """
     head_f, head_s, all_f, all_s, snapshot_dates = _referenced(repository)
+    versions = repository.manifest_versions()  # recreated factsets' pins (§11.7)
     out = []
     for kind, head, ever in (("factset", head_f, all_f), ("snapshot", head_s, all_s)):
         for object_id in _directories(repository.data, kind):
@@ -274,7 +277,9 @@ def object_states(repository: Repository) -> list[ObjectState]:
                      "expired" if object_id in ever else "unpublished")
             # Checked against storage first: gc deletes the manifests of the directories it
             # deletes, and a local cache (D5.5) may still hold them.
-            manifest = (repository.read_manifest(kind, object_id)
+            manifest = (repository.read_manifest(
+                            kind, object_id,
+                            version=versions.get((kind, object_id), Version(0)))
                         if repository.metadata.head(f"manifest-{kind}-{object_id}") is not None
                         else None)
             first = last = None

@@ -40,6 +40,12 @@ def add_parsers(command: Callable[[str, str], argparse.ArgumentParser]) -> None:
     p.add_argument("-s", "--reducer-size", type=int, help=argparse.SUPPRESS)
     p.add_argument("-r", "--repository", help=REPOSITORY_HELP)
 
+    p = command("health-recreate", "rewrite factsets in the current format, publishing them in "
+                                   "one commit; originals move to tmp/expired (§11.7)")
+    p.add_argument("-f", "--factset", action="append", required=True,
+                   help="id of a factset of the store to recreate (repeatable)")
+    p.add_argument("-r", "--repository", help=REPOSITORY_HELP)
+
     p = command("factset-statistics", "write per (feature, date) histograms and numeric "
                                       "statistics to factsets/<id>/_stats (§11.6)")
     p.add_argument("-f", "--fact-set", required=True, dest="factset")
@@ -99,6 +105,19 @@ def run_rename(args: argparse.Namespace) -> int:
             batch = handle.read()
     factset, count = rename(repository, parse_mappings(args.mapping, batch))
     print(f"Successfully renamed {count} facts to new factset {factset}")
+    return 0
+
+
+def run_health_recreate(args: argparse.Namespace) -> int:
+    from ivory.identifiers import parse_identifier
+    from ivory.recreate import health_recreate, render_recreated
+
+    repository = _open(args)
+    factsets = [parse_identifier(f) for f in args.factset]
+    recreated = health_recreate(repository, factsets,
+                                echo=lambda line: print(line, file=sys.stderr))
+    for line in render_recreated(recreated, repository.data.uri):
+        print(line)
     return 0
 
 
