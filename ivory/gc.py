@@ -28,7 +28,8 @@ of commits that crashed before their ``repository`` write (D5.6) -- are deleted 
 the grace period (:func:`plan_metadata_gc`), as are temporary files of interrupted metadata
 writes. Values pinned by *any* ``repository`` version are kept, retained or not: ``ivory ls``
 and gc itself read every version, and values are small. Manifests (``manifest-*`` keys) are
-never pinned: they follow their factset's or snapshot's directory (above). ``repository``
+never pinned: they follow their factset's or snapshot's directory (above). The upstream
+commit records ``metadata/commits/<id>`` (§2.3) are not values and are never deleted. ``repository``
 versions themselves are never deleted. A deleted version number may be created again by a
 later commit; no reader ever read the deleted value (readers follow pins), so no cache holds it.
 """
@@ -356,6 +357,8 @@ def plan_metadata_gc(repository: Repository, grace: float, now: float | None = N
         key_name = entry.key.split("/")[1] if entry.key.count("/") >= 2 else ""
         if key_name == REPOSITORY or key_name.startswith("manifest-"):
             continue
+        if key_name == "commits" and _is_commit_record(entry.key):
+            continue  # the upstream view (§2.3), not a versioned value
         match = _VALUE_KEY.fullmatch(entry.key)
         if match is not None:
             if (match.group(1), match.group(2)) in pinned:
@@ -370,6 +373,12 @@ def plan_metadata_gc(repository: Repository, grace: float, now: float | None = N
             continue
         out.append(MetadataCandidate(entry.key, entry.size or 0, now - mtime, reason))
     return out, pinned
+
+
+def _is_commit_record(key: str) -> bool:
+    """``metadata/commits/<id>`` (an upstream commit record, §2.3) or its ``.allocated``."""
+    name = key[len("metadata/commits/"):]
+    return "/" not in name and (is_identifier(name) or name == ALLOCATED)
 
 
 def _pinned_since(repository: Repository, pinned: set[tuple[str, str]]) -> set[tuple[str, str]]:
