@@ -86,6 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("config", "print the repository config (§2.1)")
     _add_repository(p)
 
+    p = command("update", "upgrade the repository's metadata to the current version (§2.6)")
+    _add_repository(p)
+
     p = command("cat-dictionary", "print the dictionary (§3.5)")
     p.add_argument("-n", "--name", help="dictionary version to print (default: the current)")
     _add_repository(p)

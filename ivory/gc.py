@@ -32,9 +32,10 @@ never candidates: they follow their factset's or snapshot's directory (above); t
 ``manifests`` value that pins a recreated factset's later manifest version (§11.7) is an
 ordinary pinned value. Files under a published factset are never deleted one by one, so the
 files of a recreated factset stay; its expired originals under ``tmp/expired`` are not gc's.
-``repository`` versions themselves are never deleted. A deleted version number may be created
-again by a later commit; no reader ever read the deleted value (readers follow pins), so no
-cache holds it.
+The upstream commit records ``metadata/commits/<id>`` (§2.3) are not values and are never
+deleted. ``repository`` versions themselves are never deleted. A deleted version number may be
+created again by a later commit; no reader ever read the deleted value (readers follow pins),
+so no cache holds it.
 """
 
 from __future__ import annotations
@@ -360,6 +361,8 @@ def plan_metadata_gc(repository: Repository, grace: float, now: float | None = N
         key_name = entry.key.split("/")[1] if entry.key.count("/") >= 2 else ""
         if key_name == REPOSITORY or key_name.startswith("manifest-"):
             continue
+        if key_name == "commits" and _is_commit_record(entry.key):
+            continue  # the upstream view (§2.3), not a versioned value
         match = _VALUE_KEY.fullmatch(entry.key)
         if match is not None:
             if (match.group(1), match.group(2)) in pinned:
@@ -374,6 +377,12 @@ def plan_metadata_gc(repository: Repository, grace: float, now: float | None = N
             continue
         out.append(MetadataCandidate(entry.key, entry.size or 0, now - mtime, reason))
     return out, pinned
+
+
+def _is_commit_record(key: str) -> bool:
+    """``metadata/commits/<id>`` (an upstream commit record, §2.3) or its ``.allocated``."""
+    name = key[len("metadata/commits/"):]
+    return "/" not in name and (is_identifier(name) or name == ALLOCATED)
 
 
 def _pinned_since(repository: Repository, pinned: set[tuple[str, str]]) -> set[tuple[str, str]]:

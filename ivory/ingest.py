@@ -23,6 +23,7 @@ from ivory.planning import (
 )
 from ivory.repository import STORE_KEY, Repository, check_timezone, parse_store, render_store
 from ivory.storage import open_storage
+from ivory.upstream import write_factset_view
 
 
 class Runner(Protocol):
@@ -135,7 +136,9 @@ def ingest(repository: Repository, inputs: Sequence[str], runner: Runner,
     partitions = len({f.path.rsplit("/", 1)[0] for f in files})
     if result["facts"] == 0:
         return IngestResult(factset_id, 0, result["errors"], False)
-    repository.write_manifest(Manifest("factset", factset_id, files, result["facts"]))
+    manifest = Manifest("factset", factset_id, files, result["facts"])
+    write_factset_view(repository.data, manifest)  # upstream .manifest.json (§2.5)
+    repository.write_manifest(manifest)
 
     def prepend(current: Any) -> dict[str, bytes]:
         store = parse_store(current.read(STORE_KEY) or b"")

@@ -22,6 +22,7 @@ from ivory.errors import IngestError, IvoryError
 from ivory.manifest import Manifest, ManifestFile
 from ivory.repository import STORE_KEY, Repository, parse_store, render_store
 from ivory.schema import FACT_COLUMNS, arrow_fact_schema
+from ivory.upstream import write_factset_view
 
 
 def parse_mappings(mappings: Sequence[str], batch_text: str | None = None
@@ -89,7 +90,9 @@ def rename(repository: Repository, mappings: Sequence[tuple[FeatureId, FeatureId
                                   hashlib.md5(data, usedforsecurity=False).hexdigest()))
     if not kept:
         return factset_id, 0
-    repository.write_manifest(Manifest("factset", factset_id, tuple(files), len(kept)))
+    manifest = Manifest("factset", factset_id, tuple(files), len(kept))
+    write_factset_view(repository.data, manifest)  # upstream .manifest.json (§2.5)
+    repository.write_manifest(manifest)
 
     def prepend(current: object) -> dict[str, bytes]:
         now = parse_store(current.read(STORE_KEY) or b"")  # type: ignore[attr-defined]

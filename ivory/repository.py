@@ -32,13 +32,20 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from ivory.dictionary import Dictionary, dictionary_from_bytes, dictionary_to_bytes
-from ivory.errors import IvoryError, KeyExistsError, MetadataError, RepositoryError
+from ivory.errors import (
+    IvoryError,
+    KeyExistsError,
+    MetadataError,
+    RepositoryError,
+    StorageError,
+)
 from ivory.identifiers import is_identifier, next_identifier, parse_identifier
 from ivory.manifest import Manifest, manifest_from_bytes, manifest_to_bytes
 from ivory.metadata import MetadataStore, RepositoryState, Version
 from ivory.storage import Storage, open_storage
 
 METADATA_VERSION = "v5"
+KNOWN_VERSIONS = ("v0", "v1", "v2", "v3", "v4", "v5")  # §2.6
 CONFIG_KEY = "config"
 DICTIONARY_KEY = "dictionary"
 STORE_KEY = "store"
@@ -234,7 +241,7 @@ class Repository:
                 **({DATA_KEY: data_location.encode("utf-8")} if data_location else {}),
             }
 
-        repository.metadata.commit(initial)
+        repository.commit(initial)  # the normal path: it records upstream commit 0 (§2.3)
         return repository, True
 
     @classmethod
@@ -243,8 +250,9 @@ class Repository:
         beside the metadata.
 
         Raises:
-            RepositoryError: there is no repository at ``location`` or its metadata version is
-                not ``v5`` (§2.6).
+            RepositoryError: there is no repository at ``location``, or (``check_version``) its
+                metadata version is an older one (run ``ivory update``) or one this ivory does
+                not know about (§2.6).
         """
         repository = cls._at(location, None)
         state = repository.metadata.read_repository()
@@ -258,6 +266,7 @@ class Repository:
             repository = cls._at(location, data_location.decode("utf-8"))
         if check_version:
             version = repository.config().version
+            check_known_version(version, location)
             if version != METADATA_VERSION:
                 raise RepositoryError(
                     f"the metadata of '{location}' is at version {version}, this ivory needs "
@@ -333,15 +342,21 @@ class Repository:
             kind: ``"factsets"`` or ``"snapshots"``.
 
         Returns:
-            The new id; concurrent allocators never get the same one (create-if-absent).
+            The new id; concurrent allocators never get the same one (create-if-absent), and
+            an id that still has a manifest (its directory removed by hand, or metadata restored
+            without its data) is never handed out again (§7.4).
         """
+        taken: list[str] = []
         for _ in range(1000):
             existing = [
                 e.key[len(kind) + 1 : -1]
                 for e in self.data.list(f"{kind}/", "/")
                 if e.is_prefix and is_identifier(e.key[len(kind) + 1 : -1])
             ]
-            candidate = next_identifier(existing)
+            candidate = next_identifier(existing + taken)
+            if self.read_manifest(kind.removesuffix("s"), candidate) is not None:
+                taken.append(candidate)
+                continue
             try:
                 self.data.create_if_absent(f"{kind}/{candidate}/.allocated", b"")
                 return candidate
@@ -387,8 +402,31 @@ class Repository:
     def commit(self, change: Callable[[RepositoryState | None], dict[str, bytes]]
                ) -> RepositoryState:
         """Commit a change (see :meth:`MetadataStore.commit`); re-applied if another writer
-        committed first (D2.3)."""
-        return self.metadata.commit(change)
+        committed first (D2.3). A change of the dictionary, store or config pins also writes
+        the upstream commit record ``metadata/commits/<id>`` (§2.3, best-effort)."""
+        state = self.metadata.commit(change)
+        if state is not None:
+            self._record_commit(state)
+        return state
+
+    def _record_commit(self, state: RepositoryState) -> str | None:
+        """Write the upstream commit record of ``state`` unless the latest one matches (§2.3);
+        best-effort: a storage failure is swallowed (the commit itself is done)."""
+        from ivory.upstream import record_commit
+
+        try:
+            return record_commit(self.metadata_storage, state.pins)
+        except (StorageError, MetadataError):
+            return None
+
+
+def check_known_version(version: str, location: str) -> None:
+    """Raise RepositoryError when ``version`` is not one of ``v0``..``v5`` (§2.6)."""
+    if version not in KNOWN_VERSIONS:
+        raise RepositoryError(
+            f"this ivory ({METADATA_VERSION}) does not know about metadata version "
+            f"'{version}' of '{location}': it may have been updated by a newer ivory"
+        )
 
 
 def check_timezone(name: str) -> None:

@@ -37,6 +37,7 @@ from ivory.repository import (
     render_snapshots,
 )
 from ivory.storage import open_storage
+from ivory.upstream import write_snapshot_view
 
 
 @dataclass(frozen=True)
@@ -83,9 +84,19 @@ def plan_snapshot(repository: Repository, state: RepositoryState, date: dt.date,
     store_version = str(state.pins["store"])
     dictionary_version = str(state.pins["dictionary"])
     records = repository.snapshots(state)
+    present: dict[str, bool] = {}
+
+    def allocated(record: SnapshotRecord) -> bool:
+        # A record whose directory lost its .allocated marker (removed by hand, or metadata
+        # restored without its data) is neither reused nor built upon (§7.4).
+        if record.snapshot_id not in present:
+            present[record.snapshot_id] = repository.data.exists(
+                f"snapshots/{record.snapshot_id}/.allocated")
+        return present[record.snapshot_id]
+
     for record in records:
         if (record.date == date and record.store_version == store_version
-                and record.dictionary_version == dictionary_version):
+                and record.dictionary_version == dictionary_version and allocated(record)):
             return record, {}
     store = repository.store(state)
     dictionary = repository.dictionary(state)
@@ -101,7 +112,7 @@ def plan_snapshot(repository: Repository, state: RepositoryState, date: dt.date,
                                   dictionary, snapshot_dictionary):
             continue
         manifest = repository.read_manifest("snapshot", record.snapshot_id, state)
-        if manifest is None:
+        if manifest is None or not allocated(record):
             continue
         selection = select_partitions(store, manifests, date, after=record.date,
                                       after_only_for=frozenset(snapshot_store))
@@ -172,6 +183,8 @@ def snapshot(repository: Repository, date: dt.date, outputs: Sequence[OutputSpec
             dictionary_version=str(state.pins["dictionary"]),
             repository_version=str(state.version),
         ))
+        write_snapshot_view(repository.data, repository.metadata_storage, snapshot_id, date,
+                            state.pins)  # upstream .manifest.json (§2.5)
         record = SnapshotRecord(snapshot_id, date, str(state.pins["store"]),
                                 str(state.pins["dictionary"]))
 

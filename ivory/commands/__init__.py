@@ -46,6 +46,20 @@ def run_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_update(args: argparse.Namespace) -> int:
+    """``ivory update``: upgrade old metadata to the current version; one line (§2.6)."""
+    from ivory.cli import repository_location
+    from ivory.repository import Repository
+    from ivory.update import update
+
+    location = repository_location(args)
+    _banner(location, args.command)
+    result = update(Repository.open(location, check_version=False),
+                    echo=lambda line: print(line, file=sys.stderr))
+    print(result.message())
+    return 0
+
+
 def run_cat_dictionary(args: argparse.Namespace) -> int:
     from ivory.dictionary import render_dictionary
     from ivory.metadata import Version

@@ -232,10 +232,11 @@ def input_of(repo: Repository) -> str:
 
 
 def published(repo: Repository) -> tuple[list[str], list[str]]:
-    """The store, and the visible files under factsets/ (the final place)."""
+    """The store, and the data files under factsets/ (the final place): the ``.allocated``
+    markers and upstream ``.manifest.json`` views (§2.5) are not data."""
     again = Repository.open(repo.location)
     return again.store(), [e.key for e in again.data.list("factsets/", None)
-                           if not e.key.endswith(".allocated")]
+                           if not e.key.endswith((".allocated", "/.manifest.json"))]
 
 
 def staged_left(repo: Repository) -> list[str]:

@@ -214,3 +214,17 @@ def test_cli(repo: Repository, capsys: pytest.CaptureFixture[str]) -> None:
     assert not exists(repo, "factsets", old)
     assert main(["gc", "--grace", "soon", "-r", location]) == 1
     assert "'soon'" in capsys.readouterr().err
+
+
+def test_commit_records_are_never_collected_s2_3(repo: Repository) -> None:
+    """The upstream commit records (§2.3) are a view, not versioned values: an old gc with no
+    grace keeps them, while an interrupted write's temporary file beside them goes."""
+    publish(repo, write_factset(repo))
+    commits = root(repo) / "metadata" / "commits"
+    (commits / ".00000009.ivory-tmp-1a2b").write_bytes(b"torn")
+    age_everything(repo, 40 * DAY)
+    report, _ = run(repo, grace=0.0, retain=0.0)
+    assert sorted(p.name for p in commits.iterdir()) == ["00000000", "00000001"]
+    assert [v.key for v in report.metadata_deleted] == [
+        "metadata/commits/.00000009.ivory-tmp-1a2b"]
+    assert (commits / "00000001").read_bytes() == b"00000000\n00000001\n00000000\n"
