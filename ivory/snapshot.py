@@ -72,6 +72,22 @@ def check_outputs_absent(outputs: Sequence[OutputSpec]) -> None:
             raise SnapshotError(f"output path {spec.path} already exists: choose a new one")
 
 
+def snapshot_data_present(repository: Repository, record: SnapshotRecord) -> bool:
+    """Whether every data file of a published snapshot is still there (§2, §7.4).
+
+    A snapshot is its directory ``snapshots/<id>/`` (§2): one whose files were deleted
+    (``rm -rf <repo>/snapshots``, T: planning) is neither reused nor used as the start of an
+    incremental snapshot; the snapshot is computed again instead. One listing of the
+    snapshot's directory; a snapshot without a manifest counts as absent.
+    """
+    manifest = repository.read_manifest("snapshot", record.snapshot_id)
+    if manifest is None:
+        return False
+    prefix = f"snapshots/{record.snapshot_id}/"
+    present = {entry.key for entry in repository.data.list(prefix, None)}
+    return all(prefix + f.path in present for f in manifest.files)
+
+
 def plan_snapshot(repository: Repository, state: RepositoryState, date: dt.date,
                   strategy: str) -> tuple[SnapshotRecord | None, dict[str, Any]]:
     """Decide the snapshot's input (§7.4).
@@ -81,7 +97,7 @@ def plan_snapshot(repository: Repository, state: RepositoryState, date: dt.date,
     """
     store_version = str(state.pins["store"])
     dictionary_version = str(state.pins["dictionary"])
-    records = repository.snapshots(state)
+    records = [r for r in repository.snapshots(state) if snapshot_data_present(repository, r)]
     for record in records:
         if (record.date == date and record.store_version == store_version
                 and record.dictionary_version == dictionary_version):
