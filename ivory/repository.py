@@ -297,9 +297,14 @@ class Repository:
 
         Returns:
             The new id; concurrent allocators never get the same one (create-if-absent).
+            Ids the metadata still names (published snapshots, factsets of the store) are
+            never handed out again, even when their directory was deleted (T: planning
+            removes ``snapshots/``): their manifests are immutable.
         """
+        published = ([r.snapshot_id for r in self.snapshots()] if kind == "snapshots"
+                     else list(self.store()) if kind == "factsets" else [])
         for _ in range(1000):
-            existing = [
+            existing = published + [
                 e.key[len(kind) + 1 : -1]
                 for e in self.data.list(f"{kind}/", "/")
                 if e.is_prefix and is_identifier(e.key[len(kind) + 1 : -1])

@@ -477,3 +477,5 @@ def test_snapshot_whose_data_was_deleted_is_not_reused_s7_4(tmp_path) -> None:
     for strategy in ("optimistic", "pessimistic", "conservative"):
         reuse, partial = plan_snapshot(repo, repo.state(), date, strategy)
         assert reuse is None and partial["previous"] is None
+    repo.data.delete_prefix("snapshots/")  # the whole directory, as T: planning's rm -rf
+    assert repo.allocate("snapshots") == "00000001"  # 00000000's manifest is immutable
