@@ -343,8 +343,8 @@ class Repository:
 
         Returns:
             The new id; concurrent allocators never get the same one (create-if-absent), and
-            an id that still has a manifest (its directory removed by hand, or metadata restored
-            without its data) is never handed out again (§7.4).
+            an id that still has a manifest (its directory removed by hand, as T: planning
+            does, or metadata restored without its data) is never handed out again (§7.4).
         """
         taken: list[str] = []
         for _ in range(1000):

@@ -74,6 +74,24 @@ def check_outputs_absent(outputs: Sequence[OutputSpec]) -> None:
             raise SnapshotError(f"output path {spec.path} already exists: choose a new one")
 
 
+def snapshot_data_present(repository: Repository, record: SnapshotRecord) -> bool:
+    """Whether every data file of a published snapshot is still there (§2, §7.4).
+
+    A snapshot is its directory ``snapshots/<id>/`` (§2): one whose files were deleted
+    (``rm -rf <repo>/snapshots``, T: planning) is neither reused nor used as the start of an
+    incremental snapshot; the snapshot is computed again instead. One listing of the
+    snapshot's directory; a snapshot without a manifest, or whose ``.allocated`` marker is
+    gone, counts as absent.
+    """
+    manifest = repository.read_manifest("snapshot", record.snapshot_id)
+    if manifest is None:
+        return False
+    prefix = f"snapshots/{record.snapshot_id}/"
+    present = {entry.key for entry in repository.data.list(prefix, None)}
+    return prefix + ".allocated" in present and all(
+        prefix + f.path in present for f in manifest.files)
+
+
 def plan_snapshot(repository: Repository, state: RepositoryState, date: dt.date,
                   strategy: str) -> tuple[SnapshotRecord | None, dict[str, Any]]:
     """Decide the snapshot's input (§7.4).
@@ -83,20 +101,10 @@ def plan_snapshot(repository: Repository, state: RepositoryState, date: dt.date,
     """
     store_version = str(state.pins["store"])
     dictionary_version = str(state.pins["dictionary"])
-    records = repository.snapshots(state)
-    present: dict[str, bool] = {}
-
-    def allocated(record: SnapshotRecord) -> bool:
-        # A record whose directory lost its .allocated marker (removed by hand, or metadata
-        # restored without its data) is neither reused nor built upon (§7.4).
-        if record.snapshot_id not in present:
-            present[record.snapshot_id] = repository.data.exists(
-                f"snapshots/{record.snapshot_id}/.allocated")
-        return present[record.snapshot_id]
-
+    records = [r for r in repository.snapshots(state) if snapshot_data_present(repository, r)]
     for record in records:
         if (record.date == date and record.store_version == store_version
-                and record.dictionary_version == dictionary_version and allocated(record)):
+                and record.dictionary_version == dictionary_version):
             return record, {}
     store = repository.store(state)
     dictionary = repository.dictionary(state)
@@ -112,7 +120,7 @@ def plan_snapshot(repository: Repository, state: RepositoryState, date: dt.date,
                                   dictionary, snapshot_dictionary):
             continue
         manifest = repository.read_manifest("snapshot", record.snapshot_id, state)
-        if manifest is None or not allocated(record):
+        if manifest is None:
             continue
         selection = select_partitions(store, manifests, date, after=record.date,
                                       after_only_for=frozenset(snapshot_store))

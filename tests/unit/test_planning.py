@@ -450,3 +450,37 @@ def test_check_snapshot_date_rejects_s7_1(text: str) -> None:
 def test_check_snapshot_date_rejects_iso_week_dates_s7_1() -> None:
     with pytest.raises(SnapshotError):
         check_snapshot_date("2014-W01-1")
+
+
+def test_snapshot_whose_data_was_deleted_is_not_reused_s7_4(tmp_path) -> None:
+    """§2/§7.4 (T: planning): a snapshot is its directory; after its files are deleted the
+    same snapshot request is computed again instead of "reusing" data that is gone (which
+    gave empty extracts)."""
+    from ivory.dictionaries import import_dictionary
+    from ivory.repository import SNAPSHOTS_KEY, Repository, parse_snapshots, render_snapshots
+    from ivory.snapshot import plan_snapshot, snapshot_data_present
+
+    repo, _ = Repository.create(str(tmp_path / "repo"), "UTC")
+    import_dictionary(repo, [("d.psv", "fish:weight|encoding=int\n")])
+    state = repo.state()
+    date = dt.date(2014, 6, 1)
+    repo.allocate("snapshots")
+    repo.data.write("snapshots/00000000/fish/part-00000", b"x")
+    repo.write_manifest(Manifest(
+        "snapshot", "00000000", (ManifestFile("fish/part-00000", 1, "0" * 32),), 1, date=date,
+        store_version=str(state.pins["store"]),
+        dictionary_version=str(state.pins["dictionary"]),
+        repository_version=str(state.version)))
+    record = SnapshotRecord("00000000", date, str(state.pins["store"]),
+                            str(state.pins["dictionary"]))
+    repo.commit(lambda current: {SNAPSHOTS_KEY: render_snapshots(
+        [*parse_snapshots(current.read(SNAPSHOTS_KEY) or b""), record])})
+    assert snapshot_data_present(repo, record)
+    assert plan_snapshot(repo, repo.state(), date, "optimistic")[0] == record
+    repo.data.delete("snapshots/00000000/fish/part-00000")
+    assert not snapshot_data_present(repo, record)
+    for strategy in ("optimistic", "pessimistic", "conservative"):
+        reuse, partial = plan_snapshot(repo, repo.state(), date, strategy)
+        assert reuse is None and partial["previous"] is None
+    repo.data.delete_prefix("snapshots/")  # the whole directory, as T: planning's rm -rf
+    assert repo.allocate("snapshots") == "00000001"  # 00000000's manifest is immutable
