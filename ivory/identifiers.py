@@ -21,6 +21,11 @@ def is_identifier(text: str) -> bool:
     return bool(_CURRENT.fullmatch(text) or _LEGACY.fullmatch(text))
 
 
+def is_legacy_identifier(text: str) -> bool:
+    """Whether ``text`` is the legacy form: exactly 5 decimal digits (§1.1)."""
+    return bool(_LEGACY.fullmatch(text))
+
+
 def parse_identifier(text: str) -> str:
     """Normalise an identifier: current ids to lower case, legacy ids unchanged.
 

@@ -11,6 +11,7 @@ import math
 from ivory.debug import object_files, read_rows
 from ivory.dictionary import parse_dictionary, render_definition
 from ivory.errors import IvoryError
+from ivory.identifiers import is_legacy_identifier
 from ivory.repository import Repository
 from ivory.storage import open_storage
 from ivory.values import TOMBSTONE, from_columns, render_stored
@@ -44,15 +45,23 @@ def _md5(data: bytes) -> str:
     return hashlib.md5(data, usedforsecurity=False).hexdigest()
 
 
-def factset_statistics(repository: Repository, factset: str) -> tuple[str, int]:
+def factset_statistics(repository: Repository, factset: str) -> tuple[str | None, int]:
     """Write ``factsets/<id>/_stats/part-00000.json``: one JSON line per (feature, date)
     with ``histogram`` (value text -> count, at most 100 distinct, tombstones as ``☠``) and,
     for numeric values, ``numerical`` ``{count, mean, sd}`` (§11.6). Returns the key written
     and the number of lines.
 
+    A *legacy* id (5 decimal digits, §1.1) that names no factset is an empty factset, as
+    upstream's statistics job over a missing legacy path (T: statistics runs ``-f 00000`` on
+    a repository whose factset is ``00000000`` and expects success): nothing is written and
+    the key returned is None.
+
     Raises:
-        IvoryError: the factset does not exist.
+        IvoryError: the factset (current 8-hex form) does not exist.
     """
+    if is_legacy_identifier(factset) and not repository.data.exists(
+            f"factsets/{factset}/.allocated"):
+        return None, 0
     keys = _factset_keys(repository, factset)
     groups: dict[tuple[str, str, str], dict[str, object]] = {}
     for row in read_rows(repository.data, keys):

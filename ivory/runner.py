@@ -11,7 +11,7 @@ import importlib
 import json
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ivory.errors import IvoryError, JobError
@@ -39,7 +39,18 @@ class LocalRunner:
         self._spark = spark
         self._settings = dict(settings or {})
         self._show_progress = show_progress
+        self._expects_s3a = False
         self.seconds: dict[str, float] = {}
+
+    def expect_locations(self, uris: Sequence[str]) -> None:
+        """Tell the runner that later plans of this command read or write ``uris``.
+
+        The local session starts once per process and s3a must be on it from the start; a
+        command whose first plan touches no S3 location (chord's seed snapshot) but whose
+        later plan does (the chord's outputs on S3) names those locations here first.
+        """
+        if any(u.startswith(("s3://", "s3a://")) for u in uris):
+            self._expects_s3a = True
 
     @property
     def spark(self) -> SparkSession:
@@ -47,6 +58,7 @@ class LocalRunner:
         return self._session(needs_s3a=bool(os.environ.get("AWS_ENDPOINT_URL")))
 
     def _session(self, needs_s3a: bool) -> SparkSession:
+        needs_s3a = needs_s3a or self._expects_s3a
         if self._spark is None:
             from ivory.spark import start_local_session
 

@@ -37,7 +37,7 @@ from ivory.repository import (
     render_snapshots,
 )
 from ivory.storage import open_storage
-from ivory.upstream import write_snapshot_view
+from ivory.upstream import write_snapshot_stats, write_snapshot_view
 
 
 @dataclass(frozen=True)
@@ -193,6 +193,8 @@ def snapshot(repository: Repository, date: dt.date, outputs: Sequence[OutputSpec
         ))
         write_snapshot_view(repository.data, repository.metadata_storage, snapshot_id, date,
                             state.pins)  # upstream .manifest.json (§2.5)
+        write_snapshot_stats(repository.data, snapshot_id, int(result["facts"]),
+                             dt.datetime.now(dt.UTC))  # upstream .stats (§2)
         record = SnapshotRecord(snapshot_id, date, str(state.pins["store"]),
                                 str(state.pins["dictionary"]))
 

@@ -186,3 +186,20 @@ def write_snapshot_view(data: Storage, metadata: Storage, snapshot_id: str, date
         store = None if commit is not None else str(pins.get("store", "")) or None
         write_manifest_json(data, "snapshot", snapshot_id,
                             snapshot_manifest_json(snapshot_id, date, commit, store))
+
+
+def snapshot_stats_json(fact_count: int, written: dt.datetime) -> str:
+    """``snapshots/<id>/.stats`` (§2 layout): JSON ``version``, ``datetime`` (when the
+    snapshot was written, ``yyyy-MM-ddTHH:mm:ss``) and ``fact_count`` (facts stored)."""
+    return render_json({"version": "v1",
+                        "datetime": written.strftime("%Y-%m-%dT%H:%M:%S"),
+                        "fact_count": fact_count}) + "\n"
+
+
+def write_snapshot_stats(data: Storage, snapshot_id: str, fact_count: int,
+                         written: dt.datetime) -> None:
+    """Best-effort ``snapshots/<id>/.stats`` (§2 layout; T: window ``cat``s it), written
+    before the commit that publishes the snapshot."""
+    with contextlib.suppress(StorageError):
+        data.write(f"snapshots/{snapshot_id}/.stats",
+                   snapshot_stats_json(fact_count, written).encode("utf-8"))

@@ -126,8 +126,13 @@ def run_factset_statistics(args: argparse.Namespace) -> int:
     from ivory.maintenance import factset_statistics
 
     repository = _open(args)
-    key, lines = factset_statistics(repository, parse_identifier(args.factset))
-    print(f"{lines} statistics lines in {repository.data.uri(key)}", file=sys.stderr)
+    factset = parse_identifier(args.factset)
+    key, lines = factset_statistics(repository, factset)
+    if key is None:
+        print(f"warning: no factset {factset} (legacy id) in {repository.location}: "
+              "no statistics written", file=sys.stderr)
+    else:
+        print(f"{lines} statistics lines in {repository.data.uri(key)}", file=sys.stderr)
     print("\U0001f3b9 ")
     return 0
 

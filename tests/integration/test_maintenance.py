@@ -100,6 +100,17 @@ def test_factset_statistics_section_11_6(repository) -> None:
     assert warmup["numerical"] == {"count": 1, "mean": 1.0, "sd": 0.0}
 
 
+def test_factset_statistics_of_a_missing_legacy_id_writes_nothing_section_11_6_1_1(
+        repository) -> None:
+    """T: statistics passes ``-f 00000`` (a legacy id, §1.1) where the factset is 00000000
+    and expects success: an empty factset. A missing current-form id stays an error."""
+    before = sorted(e.key for e in repository.data.list("factsets/", None))
+    assert factset_statistics(repository, "00000") == (None, 0)
+    assert sorted(e.key for e in repository.data.list("factsets/", None)) == before
+    with pytest.raises(IvoryError, match="there is no factset 0000000f"):
+        factset_statistics(repository, "0000000f")
+
+
 def test_convert_dictionary_section_11_9(tmp_path) -> None:
     """v1 pipe lines become v2 lines; the command prints its exact message."""
     (tmp_path / "old.psv").write_text("halibut|preheat|boolean|categorical|11s|NA\n"

@@ -40,6 +40,8 @@ def test_commits_case_manifests_and_update_through_the_cli_s2_3_s2_5_s2_6(tmp_pa
     ivory("snapshot", "-d", "2014-06-30", repository=repo)
     snapshot = json.loads((repo / "snapshots" / "00000000" / ".manifest.json").read_text())
     assert snapshot["metadata"]["commit"] == "00000003"
+    stats = json.loads((repo / "snapshots" / "00000000" / ".stats").read_text())  # §2 layout
+    assert list(stats) == ["version", "datetime", "fact_count"] and stats["fact_count"] > 0
     assert sorted(p.name for p in (repo / "metadata" / "commits").iterdir()) == [
         "00000000", "00000001", "00000002", "00000003"]  # a snapshot records no commit
     assert "OK" in ivory("verify", repository=repo).stdout

@@ -193,3 +193,14 @@ def test_a_snapshot_whose_allocated_marker_is_gone_is_not_reused_s7_4(
     repository.data.delete("snapshots/00000000/.allocated")
     # and its id is not handed out again while its manifest exists
     assert repository.allocate("snapshots") == "00000001"
+
+
+def test_snapshot_stats_file_s2() -> None:
+    """``snapshots/<id>/.stats`` of the §2 layout: version, datetime, fact_count."""
+    import datetime as dt
+
+    from ivory.upstream import snapshot_stats_json
+
+    assert snapshot_stats_json(7, dt.datetime(2014, 6, 30, 1, 2, 3)) == (
+        '{\n  "version" : "v1",\n  "datetime" : "2014-06-30T01:02:03",\n'
+        '  "fact_count" : 7\n}\n')
