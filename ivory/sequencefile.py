@@ -80,6 +80,18 @@ def _snappy_length(chunk: bytes, name: str) -> int:
     raise SequenceFileError(f"{name}: corrupt snappy data (no length preamble)")
 
 
+def _lz4_extended(chunk: bytes, length: int, pos: int, end: int) -> tuple[int, int]:
+    """An LZ4 token's 4-bit length (literals or match) with its extension bytes: 15 means
+    more bytes follow, each added, until one below 255. Returns (length, position after)."""
+    if length == 15:
+        while pos < end:
+            length += chunk[pos]
+            pos += 1
+            if chunk[pos - 1] != 255:
+                break
+    return length, pos
+
+
 def _lz4_length(chunk: bytes, name: str) -> int:
     """The uncompressed length of a raw LZ4 block, found by walking its sequences: raw LZ4
     does not store it, pyarrow needs it exactly, and a Hadoop block may hold several
@@ -88,25 +100,13 @@ def _lz4_length(chunk: bytes, name: str) -> int:
     while pos < end:
         token = chunk[pos]
         pos += 1
-        literals = token >> 4
-        if literals == 15:
-            while pos < end:
-                literals += chunk[pos]
-                pos += 1
-                if chunk[pos - 1] != 255:
-                    break
+        literals, pos = _lz4_extended(chunk, token >> 4, pos, end)
         pos += literals
         total += literals
         if pos >= end:  # the last sequence has literals only
             break
         pos += 2  # match offset
-        match = token & 15
-        if match == 15:
-            while pos < end:
-                match += chunk[pos]
-                pos += 1
-                if chunk[pos - 1] != 255:
-                    break
+        match, pos = _lz4_extended(chunk, token & 15, pos, end)
         total += match + 4
     if pos != end:
         raise SequenceFileError(f"{name}: corrupt LZ4 data")
