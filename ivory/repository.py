@@ -354,7 +354,9 @@ class Repository:
                 if e.is_prefix and is_identifier(e.key[len(kind) + 1 : -1])
             ]
             candidate = next_identifier(existing + taken)
-            if self.read_manifest(kind.removesuffix("s"), candidate) is not None:
+            # every published object has a version 0 manifest: no head lookup needed
+            if self.read_manifest(kind.removesuffix("s"), candidate,
+                                  version=Version(0)) is not None:
                 taken.append(candidate)
                 continue
             try:

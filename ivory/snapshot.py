@@ -74,7 +74,8 @@ def check_outputs_absent(outputs: Sequence[OutputSpec]) -> None:
             raise SnapshotError(f"output path {spec.path} already exists: choose a new one")
 
 
-def snapshot_data_present(repository: Repository, record: SnapshotRecord) -> bool:
+def snapshot_data_present(repository: Repository, record: SnapshotRecord,
+                          manifest: Manifest | None = None) -> bool:
     """Whether every data file of a published snapshot is still there (§2, §7.4).
 
     A snapshot is its directory ``snapshots/<id>/`` (§2): one whose files were deleted
@@ -82,8 +83,13 @@ def snapshot_data_present(repository: Repository, record: SnapshotRecord) -> boo
     incremental snapshot; the snapshot is computed again instead. One listing of the
     snapshot's directory; a snapshot without a manifest, or whose ``.allocated`` marker is
     gone, counts as absent.
+
+    Args:
+        manifest: the snapshot's manifest when the caller has read it already (default:
+            read its version 0).
     """
-    manifest = repository.read_manifest("snapshot", record.snapshot_id)
+    if manifest is None:
+        manifest = repository.read_manifest("snapshot", record.snapshot_id, version=Version(0))
     if manifest is None:
         return False
     prefix = f"snapshots/{record.snapshot_id}/"
@@ -101,7 +107,16 @@ def plan_snapshot(repository: Repository, state: RepositoryState, date: dt.date,
     """
     store_version = str(state.pins["store"])
     dictionary_version = str(state.pins["dictionary"])
-    records = [r for r in repository.snapshots(state) if snapshot_data_present(repository, r)]
+    versions = repository.manifest_versions(state)
+    published: dict[str, Manifest] = {}  # snapshot id -> manifest, for snapshots still there
+    all_records = repository.snapshots(state)
+    for record in all_records:
+        manifest = repository.read_manifest(
+            "snapshot", record.snapshot_id,
+            version=versions.get(("snapshot", record.snapshot_id), Version(0)))
+        if manifest is not None and snapshot_data_present(repository, record, manifest):
+            published[record.snapshot_id] = manifest
+    records = [r for r in all_records if r.snapshot_id in published]
     for record in records:
         if (record.date == date and record.store_version == store_version
                 and record.dictionary_version == dictionary_version):
@@ -119,9 +134,7 @@ def plan_snapshot(repository: Repository, state: RepositoryState, date: dt.date,
         if not is_snapshot_usable(record, date, store, snapshot_store, dictionary_version,
                                   dictionary, snapshot_dictionary):
             continue
-        manifest = repository.read_manifest("snapshot", record.snapshot_id, state)
-        if manifest is None:
-            continue
+        manifest = published[record.snapshot_id]
         selection = select_partitions(store, manifests, date, after=record.date,
                                       after_only_for=frozenset(snapshot_store))
         previous[record.snapshot_id] = manifest
